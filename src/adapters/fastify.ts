@@ -1,0 +1,41 @@
+import type { FastifyPluginAsync } from "fastify";
+import type { ClerkUserSync } from "../sync.js";
+import { WEBHOOK_PATH } from "../sync.js";
+import { errorResponse } from "./shared.js";
+
+/** Options of {@link clerkUserSyncFastify}. */
+export interface ClerkUserSyncFastifyOptions {
+  sync: ClerkUserSync;
+  /** Where to mount the webhook route (`/api/user/webhook/clerk`). */
+  path?: string;
+}
+
+/**
+ * A Fastify plugin mounting the webhook route. It is deliberately encapsulated (not wrapped in fastify-plugin):
+ * inside it every content-type parser is replaced by one that keeps the raw bytes, so signatures verify whatever
+ * parsers the rest of your app registers, and nothing outside it changes.
+ *
+ * @example
+ * ```ts
+ * import { clerkUserSyncFastify } from "clerk-user-sync/fastify";
+ * await app.register(clerkUserSyncFastify, { sync });
+ * ```
+ */
+export const clerkUserSyncFastify: FastifyPluginAsync<ClerkUserSyncFastifyOptions> = async (app, options) => {
+  const { sync, path = WEBHOOK_PATH } = options;
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: sync.bodyLimit }, (_request, body, done) =>
+    done(null, body),
+  );
+  app.setErrorHandler((error, _request, reply) => {
+    const response = errorResponse(error);
+    return reply.code(response.status).headers(response.headers).send(response.body);
+  });
+  app.post(path, async (request, reply) => {
+    const body = Buffer.isBuffer(request.body) ? request.body : EMPTY;
+    const response = await sync.handle({ body, headers: request.headers });
+    return reply.code(response.status).headers(response.headers).send(response.body);
+  });
+};
+
+const EMPTY = Buffer.alloc(0);

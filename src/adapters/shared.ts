@@ -1,0 +1,26 @@
+import { BadRequestError, InternalError, PayloadTooLargeError, SyncError } from "../errors.js";
+import type { SyncResponse } from "../sync.js";
+
+/** The response for an error raised by a framework before the core saw the request (body too large, …). */
+export function errorResponse(error: unknown): SyncResponse {
+  const status = statusOf(error);
+  const failure =
+    error instanceof SyncError
+      ? error
+      : status === 413
+        ? new PayloadTooLargeError("the body exceeds the configured limit")
+        : status !== undefined && status >= 400 && status < 500
+          ? new BadRequestError("the request could not be read")
+          : new InternalError({ cause: error });
+  return {
+    status: failure.status,
+    headers: { "content-type": "application/json; charset=utf-8" },
+    body: JSON.stringify({ code: failure.code, message: failure.message }),
+  };
+}
+
+function statusOf(error: unknown): number | undefined {
+  const e = error as { statusCode?: unknown; status?: unknown } | null;
+  const status = e?.statusCode ?? e?.status;
+  return typeof status === "number" ? status : undefined;
+}

@@ -1,0 +1,29 @@
+import { type Database, openDatabase } from "../db/database.js";
+import { migrate } from "../db/migrate.js";
+import { loadDatabaseConfig } from "../service/config.js";
+
+/** The process environment, as commands read it. */
+export type Env = Record<string, string | undefined>;
+
+/** A CLI command: a one-line summary, its usage, and what it does; its result is the exit code. */
+export interface Command {
+  summary: string;
+  usage: string;
+  /** Resolves with the exit code, or undefined to keep the process running (serve). */
+  run(args: string[], env: Env): Promise<number | undefined>;
+}
+
+/** Wrong arguments: printed with the usage; exit code 2. */
+export class UsageError extends Error {}
+
+/** Opens the configured database (DATABASE_URL, else PGlite under DATA_DIR), migrates it, runs `fn`, closes it. */
+export async function withDatabase<T>(env: Env, fn: (db: Database) => Promise<T>): Promise<T> {
+  const { databaseUrl, dataDir } = loadDatabaseConfig(env);
+  const db = await openDatabase(databaseUrl, { dataDir });
+  try {
+    await migrate(db);
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+import { parseArgs } from "node:util";
+import { ConfigError } from "../errors.js";
+import { duration } from "../service/config.js";
+import { pruneDeliveries } from "../store/users.js";
+import { type Command, type Env, UsageError, withDatabase } from "./command.js";
+import { serve } from "./serve.js";
+
+const COMMANDS: Record<string, Command> = {
+  serve: {
+    summary: "run the webhook receiver (what `npm start` runs)",
+    usage: "serve",
+    async run(_args, env) {
+      await serve(env);
+      return undefined; // keeps running until a signal
+    },
+  },
+  migrate: {
+    summary: "apply pending database migrations, then exit",
+    usage: "migrate",
+    async run(_args, env) {
+      await withDatabase(env, async () => console.log("migrations applied"));
+      return 0;
+    },
+  },
+  prune: {
+    summary: "delete delivery-log rows older than a duration (tombstones stay)",
+    usage: "prune --older-than 30d",
+    async run(args, env) {
+      const { values } = parseArgs({ args, options: { "older-than": { type: "string", default: "30d" } } });
+      const ms = duration(values["older-than"]);
+      if (ms === undefined)
+        throw new UsageError(`--older-than ${values["older-than"]}: expected a duration like 30d`);
+      const removed = await withDatabase(env, (db) => pruneDeliveries(db, new Date(Date.now() - ms)));
+      console.log(`removed ${removed} delivery-log row(s) older than ${values["older-than"]}`);
+      return 0;
+    },
+  },
+};
+
+function help(): string {
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return `usage: clerk-user-sync <command> [options]\n\ncommands:\n${rows.join("\n")}\n`;
+}
+
+async function main(argv: string[], env: Env): Promise<number | undefined> {
+  const [name, ...args] = argv;
+  if (!name || name === "help" || name === "--help" || name === "-h") {
+    process.stdout.write(help());
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`unknown command "${name}"\n\n${help()}`);
+    return 2;
+  }
+  try {
+    return await command.run(args, env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`clerk-user-sync ${name}: ${error.message}\n`);
+      return 78; // EX_CONFIG
+    }
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      process.stderr.write(
+        `clerk-user-sync ${name}: ${(error as Error).message}\nusage: clerk-user-sync ${command.usage}\n`,
+      );
+      return 2;
+    }
+    process.stderr.write(`clerk-user-sync ${name}: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+const code = await main(process.argv.slice(2), process.env);
+if (code !== undefined) process.exit(code);

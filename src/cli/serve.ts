@@ -1,0 +1,74 @@
+import { pino } from "pino";
+import { loadConfig } from "../service/config.js";
+import { withLocalSecret } from "../service/local-secret.js";
+import { createMetrics } from "../service/metrics.js";
+import { buildServer } from "../service/server.js";
+import { pruneDeliveries } from "../store/users.js";
+import { createClerkUserSync, describe } from "../sync.js";
+import { ENVIRONMENTS, splitSecrets } from "../verify.js";
+
+/**
+ * `clerk-user-sync serve`: migrates, listens, prunes the delivery log on a timer, and on SIGTERM or SIGINT stops
+ * taking connections, finishes what is in flight, closes the database and exits 0 (1 past SHUTDOWN_TIMEOUT).
+ */
+export async function serve(processEnv: Record<string, string | undefined>): Promise<void> {
+  const { env, localSecretFile } = withLocalSecret(processEnv);
+  const config = loadConfig(env);
+  const logger = pino({ level: config.logLevel, base: { service: "clerk-user-sync" } });
+  if (localSecretFile) {
+    logger.warn(
+      { file: localSecretFile },
+      "no webhook secret configured: using a generated local Development secret (for trying things out with " +
+        "`clerk-user-sync trigger`); set DEV_CLERK_WEBHOOK_SECRET / PROD_CLERK_WEBHOOK_SECRET to receive from Clerk",
+    );
+  }
+  const metrics = createMetrics();
+  const sync = await createClerkUserSync({
+    database: config.databaseUrl,
+    dataDir: config.dataDir,
+    secrets: config.secrets,
+    bodyLimit: config.bodyLimit,
+    logger,
+    observer: metrics.observer,
+  });
+  const app = buildServer({ sync, metrics, logger, metricsToken: config.metricsToken });
+  await app.listen({ port: config.port, host: config.host });
+  logger.info(
+    {
+      database: sync.database.dialect,
+      environments: ENVIRONMENTS.filter((e) => splitSecrets(config.secrets[e]).length),
+    },
+    "ready",
+  );
+
+  const prune = async () => {
+    try {
+      const removed = await pruneDeliveries(sync.database, new Date(Date.now() - config.pruneOlderThanMs));
+      logger.info({ removed }, "pruned the delivery log");
+    } catch (error) {
+      logger.warn({ error: describe(error) }, "pruning the delivery log failed; will try again");
+    }
+  };
+  const pruneTimer =
+    config.pruneIntervalMs > 0 ? setInterval(prune, config.pruneIntervalMs).unref() : undefined;
+  if (pruneTimer) void prune();
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down: finishing deliveries in flight");
+    const deadline = setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdownTimeoutMs }, "shutdown timed out");
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    clearInterval(pruneTimer);
+    await app.close();
+    await sync.close();
+    clearTimeout(deadline);
+    logger.info({}, "stopped");
+    process.exit(0);
+  };
+  process.once("SIGTERM", () => void stop("SIGTERM"));
+  process.once("SIGINT", () => void stop("SIGINT"));
+}

@@ -1,0 +1,34 @@
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** Where the embedded mode keeps the webhook secret it generated for local use. */
+export function localSecretPath(dataDir: string): string {
+  return join(dataDir, "local-webhook-secret");
+}
+
+/**
+ * Zero-configuration local runs. When no webhook secret is set and no DATABASE_URL either (the embedded PGlite,
+ * i.e. someone trying the service on their machine), a random Development secret is generated once, kept under
+ * DATA_DIR, and used, so that `npm start` runs and `clerk-user-sync trigger` can sign events for it. With a
+ * DATABASE_URL (a deployment), a missing secret stays a start-up error. Returns the environment to load, and
+ * whether a local secret is in use; never prints the secret.
+ */
+export function withLocalSecret(env: Record<string, string | undefined>): {
+  env: Record<string, string | undefined>;
+  localSecretFile: string | undefined;
+} {
+  const configured = [env.DEV_CLERK_WEBHOOK_SECRET, env.PROD_CLERK_WEBHOOK_SECRET].some((s) => s?.trim());
+  if (configured || env.DATABASE_URL?.trim()) return { env, localSecretFile: undefined };
+  const dataDir = env.DATA_DIR?.trim() || "./.data";
+  const file = localSecretPath(dataDir);
+  let secret: string;
+  try {
+    secret = readFileSync(file, "utf8").trim();
+  } catch {
+    secret = `whsec_${randomBytes(24).toString("base64")}`;
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  }
+  return { env: { ...env, DEV_CLERK_WEBHOOK_SECRET: secret }, localSecretFile: file };
+}

@@ -1,0 +1,63 @@
+import { timingSafeEqual } from "node:crypto";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import type { Logger as PinoLogger } from "pino";
+import { clerkUserSyncFastify } from "../adapters/fastify.js";
+import { migrationsApplied } from "../db/migrate.js";
+import type { ClerkUserSync } from "../sync.js";
+import type { Metrics } from "./metrics.js";
+
+/** What the HTTP service is made of. */
+export interface ServerParts {
+  sync: ClerkUserSync;
+  metrics: Metrics;
+  logger: PinoLogger;
+  /** When set, `GET /metrics` wants `Authorization: Bearer <token>`. */
+  metricsToken?: string | undefined;
+}
+
+/**
+ * The service: the webhook route (the same Fastify plugin users mount), `GET /healthz` (liveness),
+ * `GET /readyz` (database answers and migrations applied) and `GET /metrics` (Prometheus).
+ */
+export function buildServer({ sync, metrics, logger, metricsToken }: ServerParts): FastifyInstance {
+  // Request logging is off: the core logs one line per delivery, without personal data.
+  const app: FastifyInstance = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: sync.bodyLimit,
+  });
+  void app.register(clerkUserSyncFastify, { sync });
+
+  app.get("/healthz", async () => ({ status: "ok" }));
+
+  app.get("/readyz", async (_request, reply) => {
+    const ready = await migrationsApplied(sync.database).catch(() => false);
+    if (ready) return { status: "ready" };
+    return reply
+      .code(503)
+      .send({ code: "not_ready", message: "the database is unreachable or not migrated" });
+  });
+
+  app.get("/metrics", async (request, reply) => {
+    if (metricsToken && !bearerMatches(request.headers.authorization, metricsToken)) {
+      return reply
+        .code(401)
+        .header("www-authenticate", "Bearer")
+        .send({ code: "unauthorized", message: "GET /metrics needs Authorization: Bearer <METRICS_TOKEN>" });
+    }
+    return reply.header("content-type", metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send({ code: "not_found", message: `no route for ${request.method} ${request.url.split("?")[0]}` }),
+  );
+  return app;
+}
+
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const given = Buffer.from(header ?? "");
+  const expected = Buffer.from(`Bearer ${token}`);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}

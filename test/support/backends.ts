@@ -1,0 +1,80 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+
+/**
+ * The PostgreSQL server the suite also runs against. CI sets CLERK_USER_SYNC_TEST_POSTGRES, and then an
+ * unreachable server fails the suite; without it, the local default is used when it answers and skipped otherwise.
+ */
+const REQUIRED = process.env.CLERK_USER_SYNC_TEST_POSTGRES;
+export const ADMIN_URL = REQUIRED ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+/** A fresh, empty database on one backend. */
+export interface TestDatabase {
+  /** What `createClerkUserSync({ database, dataDir })` takes for it. */
+  database: string | undefined;
+  dataDir: string;
+  /** The same database as environment variables for a child process. */
+  env: Record<string, string>;
+  drop(): Promise<void>;
+}
+
+export interface Backend {
+  name: "pglite" | "postgres";
+  create(): Promise<TestDatabase>;
+}
+
+const pglite: Backend = {
+  name: "pglite",
+  async create() {
+    const dataDir = mkdtempSync(join(tmpdir(), "cus-pglite-"));
+    return {
+      database: undefined,
+      dataDir,
+      env: { DATA_DIR: dataDir },
+      drop: async () => rmSync(dataDir, { recursive: true, force: true }),
+    };
+  },
+};
+
+const postgres: Backend = {
+  name: "postgres",
+  async create() {
+    const name = `cus_test_${randomBytes(6).toString("hex")}`;
+    await admin(`create database ${name}`);
+    const url = new URL(ADMIN_URL);
+    url.pathname = `/${name}`;
+    return {
+      database: url.toString(),
+      dataDir: "",
+      env: { DATABASE_URL: url.toString() },
+      drop: () => admin(`drop database if exists ${name} with (force)`),
+    };
+  },
+};
+
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 3000 });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+let reachable: Promise<boolean> | undefined;
+
+/** The backends this run covers: PGlite always, PostgreSQL when reachable (or required). */
+export async function backends(): Promise<Backend[]> {
+  reachable ??= admin("select 1").then(
+    () => true,
+    (error: unknown) => {
+      if (REQUIRED) throw new Error(`CLERK_USER_SYNC_TEST_POSTGRES is set but unreachable: ${String(error)}`);
+      return false;
+    },
+  );
+  return (await reachable) ? [pglite, postgres] : [pglite];
+}

@@ -1,0 +1,108 @@
+import { Writable } from "node:stream";
+import type { FastifyInstance } from "fastify";
+import { pino } from "pino";
+import {
+  type ClerkUserSync,
+  type ClerkUserSyncOptions,
+  createClerkUserSync,
+  WEBHOOK_PATH,
+} from "../../src/index.js";
+import { createMetrics } from "../../src/service/metrics.js";
+import { buildServer } from "../../src/service/server.js";
+import type { Backend, TestDatabase } from "./backends.js";
+import { SECRETS, type SignOptions, svixHeaders } from "./sign.js";
+
+export interface PostOptions extends SignOptions {
+  /** Which instance signs it (development by default); ignored when `secret` is given. */
+  env?: "development" | "production";
+  /** Headers to add or, with `undefined`, remove. */
+  headers?: Record<string, string | undefined>;
+  contentType?: string;
+}
+
+export interface Posted {
+  status: number;
+  body: Record<string, unknown>;
+  headers: Record<string, unknown>;
+  svixId: string;
+}
+
+/** The service in-process over a fresh database, with helpers to post signed deliveries and read the tables. */
+export interface Harness {
+  sync: ClerkUserSync;
+  app: FastifyInstance;
+  db: TestDatabase;
+  /** Every log line the service wrote, as JSON text. */
+  logs: string[];
+  post(event: unknown, options?: PostOptions): Promise<Posted>;
+  users(): Promise<Record<string, unknown>[]>;
+  tombstones(): Promise<Record<string, unknown>[]>;
+  deliveries(): Promise<Record<string, unknown>[]>;
+  /** Empties every table. */
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openHarness(
+  backend: Backend,
+  options: Partial<ClerkUserSyncOptions> & { logLevel?: string } = {},
+): Promise<Harness> {
+  const db = await backend.create();
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(...String(chunk).split("\n").filter(Boolean));
+      done();
+    },
+  });
+  const logger = pino({ level: options.logLevel ?? "info" }, sink);
+  const metrics = createMetrics();
+  const sync = await createClerkUserSync({
+    database: db.database,
+    dataDir: db.dataDir,
+    secrets: SECRETS,
+    logger,
+    observer: metrics.observer,
+    ...options,
+  });
+  const app = buildServer({ sync, metrics, logger });
+  await app.ready();
+  const query = (sql: string) => sync.database.query<Record<string, unknown>>(sql);
+  return {
+    sync,
+    app,
+    db,
+    logs,
+    async post(event, options = {}) {
+      const body = typeof event === "string" ? event : JSON.stringify(event);
+      const secret = options.secret ?? SECRETS[options.env ?? "development"];
+      const signed = svixHeaders(body, { ...options, secret });
+      const headers: Record<string, string> = {
+        "content-type": options.contentType ?? "application/json",
+        ...signed,
+      };
+      for (const [name, value] of Object.entries(options.headers ?? {})) {
+        if (value === undefined) delete headers[name];
+        else headers[name] = value;
+      }
+      const response = await app.inject({ method: "POST", url: WEBHOOK_PATH, headers, payload: body });
+      return {
+        status: response.statusCode,
+        body: response.json(),
+        headers: response.headers,
+        svixId: signed["svix-id"] as string,
+      };
+    },
+    users: () => query("select * from users order by environment, clerk_user_id"),
+    tombstones: () => query("select * from user_tombstones order by environment, clerk_user_id"),
+    deliveries: () => query("select * from webhook_deliveries order by received_at, svix_id"),
+    async reset() {
+      await query("truncate users, user_tombstones, webhook_deliveries");
+    },
+    async close() {
+      await app.close();
+      await sync.close();
+      await db.drop();
+    },
+  };
+}
