@@ -1,0 +1,111 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "../src/errors.js";
+import { duration, loadConfig, loadDatabaseConfig } from "../src/service/config.js";
+import { SECRETS } from "./support/sign.js";
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
+  return [];
+}
+
+describe("service configuration", () => {
+  it("has the documented defaults", () => {
+    expect(loadConfig({ DEV_CLERK_WEBHOOK_SECRET: SECRETS.development })).toEqual({
+      secrets: { development: SECRETS.development, production: undefined },
+      databaseUrl: undefined,
+      dataDir: "./.data",
+      port: 3000,
+      host: "0.0.0.0",
+      logLevel: "info",
+      bodyLimit: 1024 * 1024,
+      shutdownTimeoutMs: 10_000,
+      metricsToken: undefined,
+      pruneIntervalMs: 24 * 3600 * 1000,
+      pruneOlderThanMs: 30 * 24 * 3600 * 1000,
+    });
+  });
+
+  it("reads every setting", () => {
+    const config = loadConfig({
+      PROD_CLERK_WEBHOOK_SECRET: SECRETS.production,
+      DATABASE_URL: "postgresql://app:pw@db:5432/app",
+      PORT: "8080",
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "debug",
+      BODY_LIMIT: "512kb",
+      SHUTDOWN_TIMEOUT: "1500ms",
+      METRICS_TOKEN: "t0ken",
+      PRUNE_INTERVAL: "off",
+      PRUNE_OLDER_THAN: "7d",
+    });
+    expect(config).toMatchObject({
+      databaseUrl: "postgresql://app:pw@db:5432/app",
+      port: 8080,
+      host: "127.0.0.1",
+      logLevel: "debug",
+      bodyLimit: 512 * 1024,
+      shutdownTimeoutMs: 1500,
+      metricsToken: "t0ken",
+      pruneIntervalMs: 0,
+      pruneOlderThanMs: 7 * 24 * 3600 * 1000,
+    });
+  });
+
+  it("reports every problem at once", () => {
+    const problems = problemsOf({
+      DEV_CLERK_WEBHOOK_SECRET: "nope",
+      DATABASE_URL: "mysql://root:hunter2@db/app",
+      PORT: "70000",
+      LOG_LEVEL: "loud",
+      BODY_LIMIT: "lots",
+      SHUTDOWN_TIMEOUT: "soon",
+    });
+    expect(problems).toEqual([
+      expect.stringContaining("DEV_CLERK_WEBHOOK_SECRET (secret 1) is not a Clerk webhook signing secret"),
+      "DATABASE_URL is invalid: expected a postgres:// or postgresql:// URL",
+      expect.stringContaining('PORT="70000" is invalid'),
+      expect.stringContaining('LOG_LEVEL="loud" is invalid'),
+      expect.stringContaining('BODY_LIMIT="lots" is invalid'),
+      expect.stringContaining('SHUTDOWN_TIMEOUT="soon" is invalid'),
+    ]);
+    expect(problems.join("\n")).not.toContain("hunter2");
+  });
+
+  it("needs at least one secret and refuses the same secret for both instances", () => {
+    expect(problemsOf({})).toEqual([expect.stringContaining("no webhook secret configured")]);
+    expect(
+      problemsOf({
+        DEV_CLERK_WEBHOOK_SECRET: SECRETS.development,
+        PROD_CLERK_WEBHOOK_SECRET: SECRETS.development,
+      }),
+    ).toEqual([expect.stringContaining("ambiguous")]);
+  });
+
+  it("takes rotation lists separated by spaces or commas", () => {
+    const both = `${SECRETS.development}, ${SECRETS.production}`;
+    expect(problemsOf({ DEV_CLERK_WEBHOOK_SECRET: both })).toEqual([]);
+  });
+
+  it("reads the database settings alone for commands that need no secret", () => {
+    expect(loadDatabaseConfig({ DATA_DIR: "/tmp/x" })).toEqual({ databaseUrl: undefined, dataDir: "/tmp/x" });
+  });
+
+  it.each([
+    ["500ms", 500],
+    ["10s", 10_000],
+    ["10", 10_000],
+    ["5m", 300_000],
+    ["24h", 86_400_000],
+    ["30d", 2_592_000_000],
+    ["1.5s", 1500],
+    ["ten", undefined],
+    ["-1s", undefined],
+  ])("duration(%s) = %s", (text, ms) => {
+    expect(duration(text)).toBe(ms);
+  });
+});

@@ -1,0 +1,115 @@
+import { describe, expect, it } from "vitest";
+import { InvalidSignatureError, MissingHeadersError } from "../src/errors.js";
+import { createVerifier, secretProblems, splitSecrets } from "../src/verify.js";
+import { signatureVectors } from "./support/fixtures.js";
+import { SECRETS, STRANGER_SECRET, signature } from "./support/sign.js";
+
+const { vectors, known_invalid_signature } = signatureVectors();
+const headersOf = (values: Record<string, string>) => (name: string) => values[name];
+
+describe("the verifier (svix, with an injected clock)", () => {
+  it.each(vectors)("accepts the published vector $id at its own time", (v) => {
+    const verify = createVerifier({ production: v.secret }, () => new Date(v.timestamp * 1000));
+    const headers = { "svix-id": v.id, "svix-timestamp": String(v.timestamp), "svix-signature": v.signature };
+    expect(verify(v.payload, headersOf(headers))).toEqual({
+      environment: "production",
+      svixId: v.id,
+      body: v.payload,
+    });
+  });
+
+  it("refuses the known invalid signature, and the vectors at today's date", () => {
+    const v = vectors[0];
+    if (!v) throw new Error("no vectors");
+    const headers = { "svix-id": v.id, "svix-timestamp": String(v.timestamp) };
+    const frozen = createVerifier({ development: v.secret }, () => new Date(v.timestamp * 1000));
+    expect(() =>
+      frozen(v.payload, headersOf({ ...headers, "svix-signature": known_invalid_signature })),
+    ).toThrowError(expect.objectContaining({ code: "invalid_signature", reason: "no_match" }));
+    const today = createVerifier({ development: v.secret }, () => new Date());
+    expect(() => today(v.payload, headersOf({ ...headers, "svix-signature": v.signature }))).toThrowError(
+      expect.objectContaining({ code: "invalid_signature", reason: "timestamp_too_old" }),
+    );
+  });
+
+  it("tries development first, production only after it fails, and says which verified", () => {
+    const now = new Date();
+    const ts = Math.floor(now.getTime() / 1000);
+    const verify = createVerifier(SECRETS, () => now);
+    const sign = (secret: string) => ({
+      "svix-id": "msg_1",
+      "svix-timestamp": String(ts),
+      "svix-signature": signature(secret, "msg_1", ts, "{}"),
+    });
+    expect(verify("{}", headersOf(sign(SECRETS.development))).environment).toBe("development");
+    expect(verify("{}", headersOf(sign(SECRETS.production))).environment).toBe("production");
+    expect(() => verify("{}", headersOf(sign(STRANGER_SECRET)))).toThrow(InvalidSignatureError);
+  });
+
+  it("accepts any secret of a rotation list, and the tolerance is ±5 minutes exactly", () => {
+    const now = new Date(1_800_000_000_000);
+    const ts = now.getTime() / 1000;
+    const verify = createVerifier({ development: `${STRANGER_SECRET}, ${SECRETS.development}` }, () => now);
+    for (const [secret, offset] of [
+      [STRANGER_SECRET, 300],
+      [SECRETS.development, -300],
+    ] as const) {
+      const t = ts + offset;
+      const headers = {
+        "svix-id": "m",
+        "svix-timestamp": String(t),
+        "svix-signature": signature(secret, "m", t, "x"),
+      };
+      expect(verify("x", headersOf(headers)).environment).toBe("development");
+    }
+    const late = ts - 301;
+    const headers = { "svix-id": "m", "svix-timestamp": String(late) };
+    expect(() =>
+      verify(
+        "x",
+        headersOf({ ...headers, "svix-signature": signature(SECRETS.development, "m", late, "x") }),
+      ),
+    ).toThrowError(expect.objectContaining({ reason: "timestamp_too_old" }));
+  });
+
+  it("names every missing header", () => {
+    const verify = createVerifier(SECRETS, () => new Date());
+    expect(() => verify("{}", headersOf({ "svix-id": "m" }))).toThrowError(MissingHeadersError);
+    expect(() => verify("{}", headersOf({ "svix-id": "m" }))).toThrowError(/svix-timestamp, svix-signature/);
+  });
+});
+
+describe("secret settings", () => {
+  const names = { development: "DEV", production: "PROD" };
+
+  it("splits lists on spaces and commas", () => {
+    expect(splitSecrets(" whsec_a, whsec_b  whsec_c,")).toEqual(["whsec_a", "whsec_b", "whsec_c"]);
+    expect(splitSecrets(["whsec_a whsec_b"])).toEqual(["whsec_a", "whsec_b"]);
+    expect(splitSecrets(undefined)).toEqual([]);
+  });
+
+  it.each([
+    [{}, ["no webhook secret configured: set DEV and/or PROD"]],
+    [
+      { development: "sk_test_123" },
+      [expect.stringMatching(/^DEV \(secret 1\) is not a Clerk webhook signing secret/)],
+    ],
+    [{ development: "whsec_" }, [expect.stringContaining("DEV (secret 1)")]],
+    [{ development: "whsec_not base64!" }, [expect.stringContaining("DEV (secret 2)")]],
+    [
+      { development: SECRETS.development, production: SECRETS.development },
+      [expect.stringMatching(/ambiguous/)],
+    ],
+    [{ development: SECRETS.development, production: `${SECRETS.production} ${STRANGER_SECRET}` }, []],
+  ])("%j → %j", (secrets, problems) => {
+    expect(secretProblems(secrets, names)).toEqual(problems);
+  });
+
+  it("never echoes a secret in a problem", () => {
+    const problems = secretProblems(
+      { development: "whsec_!!secret!!", production: "whsec_!!secret!!" },
+      names,
+    );
+    expect(problems.join("\n")).not.toContain("secret!!");
+  });
+});
