@@ -78,6 +78,27 @@ export class BadRequestError extends SyncError {
   readonly status = 400;
 }
 
+/** A protected route (`GET /metrics` with METRICS_TOKEN set) without the right bearer token. */
+export class UnauthorizedError extends SyncError {
+  readonly code = "unauthorized";
+  readonly status = 401;
+}
+
+/** No route here for this path. */
+export class NotFoundError extends SyncError {
+  readonly code = "not_found";
+  readonly status = 404;
+}
+
+/** The webhook route takes POST only. */
+export class MethodNotAllowedError extends SyncError {
+  readonly code = "method_not_allowed";
+  readonly status = 405;
+  constructor() {
+    super("the webhook takes POST only");
+  }
+}
+
 /** A failure of our own that is not the database's. Svix retries it. */
 export class InternalError extends SyncError {
   readonly code = "internal_error";
@@ -105,6 +126,9 @@ export type ErrorCode =
   | "storage_unavailable"
   | "raw_body_unavailable"
   | "bad_request"
+  | "not_found"
+  | "unauthorized"
+  | "method_not_allowed"
   | "internal_error"
   | "shutting_down";
 

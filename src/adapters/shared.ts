@@ -8,7 +8,7 @@ export function errorResponse(error: unknown): SyncResponse {
     error instanceof SyncError
       ? error
       : status === 413
-        ? new PayloadTooLargeError("the body exceeds the configured limit")
+        ? payloadTooLarge()
         : status !== undefined && status >= 400 && status < 500
           ? new BadRequestError("the request could not be read")
           : new InternalError({ cause: error });
@@ -17,6 +17,14 @@ export function errorResponse(error: unknown): SyncResponse {
     headers: { "content-type": "application/json; charset=utf-8" },
     body: JSON.stringify({ code: failure.code, message: failure.message }),
   };
+}
+
+/**
+ * The one 413 every adapter gives, whether the framework or the adapter noticed the size, so that all of them
+ * answer an oversize delivery alike.
+ */
+export function payloadTooLarge(): PayloadTooLargeError {
+  return new PayloadTooLargeError("the body exceeds the configured limit");
 }
 
 function statusOf(error: unknown): number | undefined {

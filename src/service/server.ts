@@ -1,9 +1,16 @@
 import { timingSafeEqual } from "node:crypto";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  LogController,
+} from "fastify";
 import type { Logger as PinoLogger } from "pino";
 import { clerkUserSyncFastify } from "../adapters/fastify.js";
+import { errorResponse } from "../adapters/shared.js";
 import { migrationsApplied } from "../db/migrate.js";
-import type { ClerkUserSync } from "../sync.js";
+import { NotFoundError, UnauthorizedError } from "../errors.js";
+import type { ClerkUserSync, SyncResponse } from "../sync.js";
 import type { Metrics } from "./metrics.js";
 
 /** What the HTTP service is made of. */
@@ -40,20 +47,25 @@ export function buildServer({ sync, metrics, logger, metricsToken }: ServerParts
 
   app.get("/metrics", async (request, reply) => {
     if (metricsToken && !bearerMatches(request.headers.authorization, metricsToken)) {
-      return reply
-        .code(401)
-        .header("www-authenticate", "Bearer")
-        .send({ code: "unauthorized", message: "GET /metrics needs Authorization: Bearer <METRICS_TOKEN>" });
+      const response = errorResponse(
+        new UnauthorizedError("GET /metrics needs Authorization: Bearer <METRICS_TOKEN>"),
+      );
+      return send(reply.header("www-authenticate", "Bearer"), response);
     }
     return reply.header("content-type", metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .send({ code: "not_found", message: `no route for ${request.method} ${request.url.split("?")[0]}` }),
+    send(
+      reply,
+      errorResponse(new NotFoundError(`no route for ${request.method} ${request.url.split("?")[0]}`)),
+    ),
   );
   return app;
+}
+
+function send(reply: FastifyReply, { status, headers, body }: SyncResponse): FastifyReply {
+  return reply.code(status).headers(headers).send(body);
 }
 
 function bearerMatches(header: string | undefined, token: string): boolean {
