@@ -1,4 +1,5 @@
 import { type Database, openDatabase } from "../db/database.js";
+import { assertEmbeddedDatabaseFree } from "../db/embedded-lock.js";
 import { migrate } from "../db/migrate.js";
 import { loadDatabaseConfig } from "../service/config.js";
 
@@ -16,9 +17,13 @@ export interface Command {
 /** Wrong arguments: printed with the usage; exit code 2. */
 export class UsageError extends Error {}
 
-/** Opens the configured database (DATABASE_URL, else PGlite under DATA_DIR), migrates it, runs `fn`, closes it. */
+/**
+ * Opens the configured database (DATABASE_URL, else PGlite under DATA_DIR), migrates it, runs `fn`, closes it.
+ * Refuses an embedded database that a running `serve` holds: PGlite takes one process at a time.
+ */
 export async function withDatabase<T>(env: Env, fn: (db: Database) => Promise<T>): Promise<T> {
   const { databaseUrl, dataDir } = loadDatabaseConfig(env);
+  if (!databaseUrl) assertEmbeddedDatabaseFree(dataDir);
   const db = await openDatabase(databaseUrl, { dataDir });
   try {
     await migrate(db);

@@ -3,8 +3,11 @@ import { parseArgs } from "node:util";
 import { ConfigError } from "../errors.js";
 import { duration } from "../service/config.js";
 import { pruneDeliveries } from "../store/users.js";
+import { backfillCommand } from "./backfill.js";
 import { type Command, type Env, UsageError, withDatabase } from "./command.js";
 import { serve } from "./serve.js";
+import { status } from "./status.js";
+import { trigger } from "./trigger.js";
 
 const COMMANDS: Record<string, Command> = {
   serve: {
@@ -36,6 +39,9 @@ const COMMANDS: Record<string, Command> = {
       return 0;
     },
   },
+  backfill: backfillCommand,
+  trigger,
+  status,
 };
 
 function help(): string {

@@ -1,4 +1,6 @@
+import { rmSync, writeFileSync } from "node:fs";
 import { pino } from "pino";
+import { assertEmbeddedDatabaseFree, embeddedLockPath } from "../db/embedded-lock.js";
 import { loadConfig } from "../service/config.js";
 import { withLocalSecret } from "../service/local-secret.js";
 import { createMetrics } from "../service/metrics.js";
@@ -14,6 +16,7 @@ import { ENVIRONMENTS, splitSecrets } from "../verify.js";
 export async function serve(processEnv: Record<string, string | undefined>): Promise<void> {
   const { env, localSecretFile } = withLocalSecret(processEnv);
   const config = loadConfig(env);
+  if (!config.databaseUrl) assertEmbeddedDatabaseFree(config.dataDir);
   const logger = pino({ level: config.logLevel, base: { service: "clerk-user-sync" } });
   if (localSecretFile) {
     logger.warn(
@@ -32,6 +35,8 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
     observer: metrics.observer,
   });
   const app = buildServer({ sync, metrics, logger, metricsToken: config.metricsToken });
+  const pidFile = sync.database.dialect === "pglite" ? embeddedLockPath(config.dataDir) : undefined;
+  if (pidFile) writeFileSync(pidFile, `${process.pid}\n`);
   await app.listen({ port: config.port, host: config.host });
   logger.info(
     {
@@ -65,10 +70,12 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
     clearInterval(pruneTimer);
     await app.close();
     await sync.close();
+    if (pidFile) rmSync(pidFile, { force: true });
     clearTimeout(deadline);
     logger.info({}, "stopped");
     process.exit(0);
   };
-  process.once("SIGTERM", () => void stop("SIGTERM"));
-  process.once("SIGINT", () => void stop("SIGINT"));
+  // `on`, not `once`: a second signal (a terminal and npm both forwarding it) must not kill the drain midway.
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
 }

@@ -32,6 +32,10 @@ export function buildServer({ sync, metrics, logger, metricsToken }: ServerParts
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: sync.bodyLimit,
+    // While closing, Fastify would answer with its own 503 body. Instead a request that still arrives on a
+    // kept-alive connection is served (and the connection then closed): the core commits it or answers our own
+    // 503 shutting_down, in the contract's { code, message } shape.
+    return503OnClosing: false,
   });
   void app.register(clerkUserSyncFastify, { sync });
 

@@ -70,8 +70,15 @@ function toRow(d: Delivery, o: number) {
   };
 }
 
-/** A dollar-quoted SQL literal of a JSON value, with a tag that cannot occur inside it. */
-function literal(value: unknown): string {
+/**
+ * A dollar-quoted SQL literal of a JSON value, with a tag that cannot occur inside it (also used by the backfill).
+ *
+ * @example
+ * ```ts
+ * await db.script(`select * from jsonb_array_elements(${literal([1, 2])}::jsonb)`);
+ * ```
+ */
+export function literal(value: unknown): string {
   const json = JSON.stringify(value);
   let tag: string;
   do tag = `$j${randomBytes(6).toString("hex")}$`;

@@ -1,0 +1,97 @@
+/**
+ * Backfill throughput: a fast local fake of Clerk's Backend API serving N realistic users (default 100,000; pages
+ * serialised ahead of time, so the API costs next to nothing), backfilled into a fresh PostgreSQL database through
+ * the real client (production rate limiter on), the real pages of 500 and the real bulk write. Then a second run
+ * over the same users (every one unchanged: the repair pass of a reconcile job).
+ *
+ *   node --import tsx bench/backfill.ts [users]
+ *
+ * BENCH_POSTGRES names the server (default postgres://postgres@127.0.0.1:5432/postgres); a database is created
+ * and dropped. Besides users/s it prints the CPU time spent per 1000 users by this process (client, fake API) and,
+ * when the server is local, by its backends: on a busy machine the wall clock alone says little.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { cpus } from "node:os";
+import pg from "pg";
+import { backfill } from "../src/backfill/backfill.js";
+import { ClerkApi, MAX_PAGE_SIZE, RATE_LIMITS } from "../src/backfill/clerk-api.js";
+import { type Database, openDatabase } from "../src/db/database.js";
+import { migrate } from "../src/db/migrate.js";
+import { fakeUsers, startFakeClerk } from "../test/support/fake-clerk.js";
+
+const readLoad = () => {
+  try {
+    return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "?";
+  }
+};
+const count = Number(process.argv[2] ?? 100_000);
+const admin = process.env.BENCH_POSTGRES ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const name = `cus_bench_${randomBytes(4).toString("hex")}`;
+
+/** CPU milliseconds used so far by the server processes serving this database (0 when not local). */
+async function serverCpu(db: Database): Promise<number> {
+  const backends = await db.query<{ pid: number }>(
+    "select pid from pg_stat_activity where datname = current_database()",
+  );
+  let ms = 0;
+  for (const { pid } of backends) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      ms += (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, in 10 ms ticks
+    } catch {}
+  }
+  return ms;
+}
+
+async function sql(text: string): Promise<void> {
+  const client = new pg.Client(admin);
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+const fake = await startFakeClerk({ secretKey: "sk_live_benchmarkKey0123456789", users: fakeUsers(count) });
+fake.prepare(MAX_PAGE_SIZE);
+await sql(`create database ${name}`);
+const url = new URL(admin);
+url.pathname = `/${name}`;
+const db = await openDatabase(url.toString());
+try {
+  await migrate(db);
+  const bytes = JSON.stringify(fake.users.slice(0, 1000)).length / 1000;
+  console.log(
+    `${count} users (~${Math.round(bytes)} bytes of JSON each), pages of ${MAX_PAGE_SIZE}, ` +
+      `PostgreSQL ${(await db.query<{ v: string }>("select current_setting('server_version') as v"))[0]?.v}, ` +
+      `${cpus().length} cores (${cpus()[0]?.model.trim()}), Node ${process.version}`,
+  );
+  for (const label of ["first run (all created)", "second run (all unchanged)"]) {
+    const api = new ClerkApi({
+      secretKey: fake.secretKey,
+      baseUrl: fake.url,
+      rateLimit: RATE_LIMITS.production,
+    });
+    const [server, client, load] = [await serverCpu(db), process.cpuUsage(), readLoad()];
+    const started = performance.now();
+    const summary = await backfill({ db, environment: "production", api });
+    const seconds = (performance.now() - started) / 1000;
+    const { done, created, unchanged } = summary;
+    const clientMs = Object.values(process.cpuUsage(client)).reduce((a, b) => a + b, 0) / 1000;
+    const serverMs = (await serverCpu(db)) - server;
+    console.log(
+      `${label}: ${done} users in ${seconds.toFixed(2)} s = ${Math.round(done / seconds)} users/s ` +
+        `(created ${created}, unchanged ${unchanged}); CPU per 1000 users: ` +
+        `${((clientMs / done) * 1000).toFixed(0)} ms here, ${((serverMs / done) * 1000).toFixed(0)} ms in ` +
+        `PostgreSQL; load average before: ${load}`,
+    );
+  }
+} finally {
+  await db.close();
+  await fake.close();
+  await sql(`drop database if exists ${name} with (force)`);
+}

@@ -1,0 +1,81 @@
+import type { Environment } from "../verify.js";
+
+/** Every stable code a backfill can fail with. */
+export type BackfillErrorCode =
+  | "clerk_unauthorized"
+  | "clerk_unavailable"
+  | "clerk_request_failed"
+  | "clerk_bad_response"
+  | "prune_refused";
+
+/**
+ * The closed catalogue of backfill failures, apart from the database's own errors. Callers switch on `code`.
+ * Messages are for the operator: they never carry the secret key, nor a user's personal data.
+ *
+ * @example
+ * ```ts
+ * try { await backfill(options) } catch (e) { if (e instanceof BackfillError) console.error(e.code, e.message) }
+ * ```
+ */
+export abstract class BackfillError extends Error {
+  abstract readonly code: BackfillErrorCode;
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The codes a {@link ClerkApiError} carries. */
+export type ClerkApiErrorCode = Exclude<BackfillErrorCode, "prune_refused">;
+
+/**
+ * Clerk's Backend API failed us:
+ * - `clerk_unauthorized`: 401 or 403, the secret key was refused (never retried);
+ * - `clerk_unavailable`: 5xx, 429 or network errors until the attempts ran out;
+ * - `clerk_request_failed`: another 4xx (a bug of ours or a changed API; never retried);
+ * - `clerk_bad_response`: a 2xx whose body is not what the API documents.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof ClerkApiError && error.code === "clerk_unauthorized") rotateKey();
+ * ```
+ */
+export class ClerkApiError extends BackfillError {
+  constructor(
+    readonly code: ClerkApiErrorCode,
+    message: string,
+    /** The last HTTP status, when there was one. */
+    readonly status?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * `--prune` would remove more than the allowed share of an environment's local users: most likely the key of
+ * another instance or application, so nothing was removed. `--force` overrides.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof PruneRefusedError) console.error(`${error.candidates} of ${error.local} would go`);
+ * ```
+ */
+export class PruneRefusedError extends BackfillError {
+  readonly code = "prune_refused";
+
+  constructor(
+    readonly environment: Environment,
+    /** Local users that Clerk no longer lists. */
+    readonly candidates: number,
+    /** Local users of the environment, in all. */
+    readonly local: number,
+    maxShare: number,
+  ) {
+    super(
+      `refusing to prune ${candidates} of ${local} local ${environment} users (more than ${Math.round(maxShare * 100)} %): ` +
+        "check that the secret key belongs to this instance, then run again with --force",
+    );
+  }
+}

@@ -1,0 +1,391 @@
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type BackfillOptions, backfill } from "../src/backfill/backfill.js";
+import { ClerkApi, type ClerkApiOptions } from "../src/backfill/clerk-api.js";
+import { ClerkApiError, PruneRefusedError } from "../src/backfill/errors.js";
+import { openDatabase } from "../src/db/database.js";
+import { backends } from "./support/backends.js";
+import { type FakeClerk, fakeUser, fakeUsers, startFakeClerk } from "./support/fake-clerk.js";
+import { deletedEvent, userEvent } from "./support/fixtures.js";
+import { type Harness, openHarness } from "./support/harness.js";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+/** A clock that only moves when the code under test sleeps: waits are asserted, never waited. */
+function virtualTime() {
+  let t = 1_000_000;
+  const slept: number[] = [];
+  return {
+    now: () => t,
+    sleep: async (ms: number) => {
+      slept.push(ms);
+      t += ms;
+    },
+    slept,
+  };
+}
+
+describe.each(await backends())("backfill from Clerk's Backend API on $name", (backend) => {
+  let h: Harness;
+  let fake: FakeClerk;
+  let time: ReturnType<typeof virtualTime>;
+  beforeAll(async () => {
+    h = await openHarness(backend);
+  });
+  afterAll(() => h.close());
+  beforeEach(async () => {
+    await h.reset();
+    fake = await startFakeClerk();
+    time = virtualTime();
+  });
+  afterEach(() => fake.close());
+
+  function api(options: Partial<ClerkApiOptions> = {}) {
+    return new ClerkApi({
+      secretKey: fake.secretKey,
+      keyName: "DEV_CLERK_SECRET_KEY",
+      baseUrl: fake.url,
+      now: time.now,
+      sleep: time.sleep,
+      random: () => 0.5,
+      ...options,
+    });
+  }
+  const run = (options: Partial<BackfillOptions> = {}) =>
+    backfill({ db: h.sync.database, environment: "development", api: api(), now: time.now, ...options });
+  const ids = async () => (await h.users()).map((r) => `${r.environment}:${r.clerk_user_id}`);
+  const pages = () => fake.received.filter((r) => r.path === "/v1/users").map((r) => r.query);
+  const dev = (...users: { id: string }[]) => users.map((u) => `development:${u.id}`);
+
+  it("loads every user over several pages, with the same columns and raw_payload as a webhook", async () => {
+    fake.users.push(...fakeUsers(4));
+    const summary = await run({ environment: "production", pageSize: 2 });
+    expect(summary).toMatchObject({ environment: "production", done: 4, total: 4, pages: 2, created: 4 });
+    expect(summary).toMatchObject({ updated: 0, unchanged: 0, stale: 0, tombstoned: 0, pruned: null });
+    // Cursor pagination, oldest first; the page after a full one is asked for, and is empty.
+    expect(pages()).toEqual([
+      { limit: "2", order_by: "created_at" },
+      { limit: "2", order_by: "created_at", starting_after: fakeUser(1).id },
+      { limit: "2", order_by: "created_at", starting_after: fakeUser(3).id },
+    ]);
+    const rows = await h.users();
+    expect(rows.map((r) => [r.environment, r.clerk_user_id])).toEqual(
+      fakeUsers(4).map((u) => ["production", u.id]),
+    );
+    const user = fakeUser(2);
+    expect(rows[2]).toMatchObject({
+      email: "person2@example.org", // the primary address, which is not the first one
+      first_name: "First2",
+      last_name: "Last2",
+      username: null,
+      image_url: user.image_url,
+      raw_payload: user,
+      clerk_created_at: new Date(user.created_at),
+      clerk_updated_at: new Date(user.updated_at),
+    });
+  });
+
+  it("pages at the API's real limit of 500", async () => {
+    fake.users.push(...fakeUsers(1001));
+    const summary = await run();
+    expect(summary).toMatchObject({ done: 1001, total: 1001, pages: 3, created: 1001 });
+    expect(pages().map((q) => [q.limit, q.starting_after])).toEqual([
+      ["500", undefined],
+      ["500", fakeUser(499).id],
+      ["500", fakeUser(999).id],
+    ]);
+    expect(await h.users()).toHaveLength(1001);
+  });
+
+  it("repairs drift on a second run: newer Clerk states replace older rows, the rest is unchanged", async () => {
+    fake.users.push(...fakeUsers(3));
+    await run();
+    const before = await h.users();
+    fake.users[1] = fakeUser(1, { first_name: "Renamed", updated_at: fakeUser(1).updated_at + 5000 });
+    const summary = await run();
+    expect(summary).toMatchObject({ done: 3, created: 0, updated: 1, unchanged: 2 });
+    const after = await h.users();
+    expect(after[1]).toMatchObject({ first_name: "Renamed", raw_payload: fake.users[1] });
+    expect([after[0], after[2]]).toEqual([before[0], before[2]]);
+  });
+
+  it("waits out a 429's Retry-After, then asks again for the same page", async () => {
+    fake.users.push(...fakeUsers(3));
+    fake.fail("/v1/users", { status: 429, headers: { "retry-after": "7" } });
+    const summary = await run({ pageSize: 2 });
+    expect(time.slept).toEqual([7000]);
+    expect(pages()[0]).toEqual(pages()[1]);
+    expect(summary).toMatchObject({ done: 3, created: 3 });
+    expect(await ids()).toEqual(dev(...fakeUsers(3)));
+  });
+
+  it("retries a 500 and a dropped connection with exponential backoff and jitter", async () => {
+    fake.users.push(...fakeUsers(3));
+    fake.fail("/v1/users", { status: 500 }, "reset");
+    const summary = await run();
+    // 500 ms, then 1000 ms, each scaled by 0.5 + random/2 = 0.75.
+    expect(time.slept).toEqual([375, 750]);
+    expect(summary).toMatchObject({ done: 3, created: 3 });
+    expect(await ids()).toEqual(dev(...fakeUsers(3)));
+  });
+
+  it("gives up after its attempts with clerk_unavailable, keeps the pages written, and prunes nothing", async () => {
+    await h.post(userEvent("user.created", { id: "user_local_only" }));
+    fake.users.push(...fakeUsers(6));
+    fake.beforePage = (n) => {
+      if (n === 1) fake.fail("/v1/users", { status: 503 }, { status: 503 }, { status: 503 });
+    };
+    const error = await run({ api: api({ maxAttempts: 3 }), pageSize: 2, prune: true, force: true }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ClerkApiError);
+    expect(error).toMatchObject({ code: "clerk_unavailable", status: 503 });
+    expect((error as Error).message).toMatch(/gave up after 3 attempts \(last: HTTP 503\)/);
+    expect(time.slept).toHaveLength(2);
+    expect(await ids()).toEqual([...dev(...fakeUsers(2)), "development:user_local_only"]);
+    expect(await h.tombstones()).toEqual([]);
+  });
+
+  it("stops at once on a 401 with a message about the key, and writes nothing", async () => {
+    fake.users.push(...fakeUsers(3));
+    const key = "sk_test_notTheRightKey123456";
+    const error = await run({ api: api({ secretKey: key }) }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "clerk_unauthorized", status: 401 });
+    expect((error as Error).message).toMatch(/Clerk refused DEV_CLERK_SECRET_KEY \(HTTP 401\)/);
+    expect((error as Error).message).not.toContain(key);
+    expect(fake.received).toHaveLength(1);
+    expect(time.slept).toEqual([]);
+    expect(await h.users()).toEqual([]);
+  });
+
+  it("fails with clerk_bad_response on a 2xx that is not a list of users, without retrying", async () => {
+    fake.users.push(...fakeUsers(2));
+    fake.fail("/v1/users", { status: 200, body: JSON.stringify({ data: fakeUsers(2) }) });
+    const error = await run().catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "clerk_bad_response" });
+    expect(pages()).toHaveLength(1);
+    expect(await h.users()).toEqual([]);
+  });
+
+  it("writes a user repeated within a page once, with its newest state", async () => {
+    fake.users.push(
+      fakeUser(0),
+      fakeUser(1),
+      fakeUser(1, { first_name: "Newer", updated_at: fakeUser(1).updated_at + 1 }),
+    );
+    const summary = await run();
+    expect(summary).toMatchObject({ done: 3, created: 2, stale: 1 });
+    expect((await h.users()).map((r) => r.first_name)).toEqual(["First0", "Newer"]);
+  });
+
+  it("stays under the rate limit on its own", async () => {
+    fake.users.push(...fakeUsers(10));
+    const sent: number[] = [];
+    const counted: typeof fetch = (input, init) => {
+      sent.push(time.now());
+      return fetch(input, init);
+    };
+    await run({ api: api({ fetch: counted, rateLimit: { requests: 3, perMs: 10_000 } }), pageSize: 2 });
+    expect(sent).toHaveLength(7); // the count, five full pages and an empty one
+    for (let i = 3; i < sent.length; i++)
+      expect(sent[i]).toBeGreaterThanOrEqual((sent[i - 3] as number) + 10_000);
+    expect(await h.users()).toHaveLength(10);
+  });
+
+  it("lets a webhook delivered mid-listing win with its newer state, before or after the page is written", async () => {
+    fake.users.push(...fakeUsers(6));
+    const newer = (n: number) =>
+      userEvent("user.updated", {
+        ...fakeUser(n),
+        first_name: "Webhook",
+        updated_at: fakeUser(n).updated_at + 1,
+      });
+    fake.beforePage = async (n) => {
+      if (n !== 2) return;
+      // User 0 was listed on page 1; user 3 is about to be listed on page 2.
+      for (const user of [0, 3]) expect((await h.post(newer(user))).body.status).toBe("applied");
+    };
+    const summary = await run({ pageSize: 2 });
+    expect(summary.done).toBe(6);
+    expect(summary.stale).toBeGreaterThanOrEqual(1);
+    expect(summary.created + summary.stale).toBe(6);
+    const rows = await h.users();
+    expect(rows.map((r) => r.first_name)).toEqual([
+      "Webhook",
+      "First1",
+      "First2",
+      "Webhook",
+      "First4",
+      "First5",
+    ]);
+    expect(rows[3]?.clerk_updated_at).toEqual(new Date(fakeUser(3).updated_at + 1));
+  });
+
+  it("never brings back a user deleted by a webhook, even though Clerk still lists it", async () => {
+    fake.users.push(...fakeUsers(3));
+    expect((await h.post(deletedEvent(fakeUser(1).id))).body.status).toBe("applied");
+    const summary = await run();
+    expect(summary).toMatchObject({ created: 2, tombstoned: 1 });
+    expect(await ids()).toEqual(dev(fakeUser(0), fakeUser(2)));
+    expect((await h.tombstones()).map((t) => t.clerk_user_id)).toEqual([fakeUser(1).id]);
+  });
+
+  it("--prune removes and tombstones the users Clerk no longer has, but not one created since the listing began", async () => {
+    fake.users.push(...fakeUsers(20));
+    await run();
+    const gone = fake.users.splice(4, 2); // 2 of 20: exactly the 10 % allowed
+    fake.beforePage = async (n) => {
+      if (n === 1) await h.post(userEvent("user.created", { id: "user_created_during_listing" }));
+    };
+    const started = new Date();
+    const summary = await run({ prune: true });
+    expect(summary).toMatchObject({ done: 18, unchanged: 18, pruned: 2 });
+    const left = await ids();
+    expect(left).toHaveLength(19);
+    expect(left).toContain("development:user_created_during_listing");
+    expect(left).not.toContain(`development:${gone[0]?.id}`);
+    const tombstones = await h.tombstones();
+    expect(tombstones.map((t) => [t.environment, t.clerk_user_id])).toEqual(
+      gone.map((u) => ["development", u.id]),
+    );
+    for (const t of tombstones)
+      expect((t.deleted_at as Date).getTime()).toBeGreaterThan(started.getTime() - 60_000);
+  });
+
+  it("--prune refuses to remove more than 10 % without force (prune_refused), and does with it", async () => {
+    fake.users.push(...fakeUsers(20));
+    await run();
+    fake.users.splice(0, 3);
+    const error = await run({ prune: true }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PruneRefusedError);
+    expect(error).toMatchObject({ code: "prune_refused", candidates: 3, local: 20 });
+    expect((error as Error).message).toMatch(/refusing to prune 3 of 20 local development users.*--force/);
+    expect(await h.users()).toHaveLength(20);
+    expect(await h.tombstones()).toEqual([]);
+
+    expect(await run({ prune: true, force: true })).toMatchObject({ unchanged: 17, pruned: 3 });
+    expect(await h.users()).toHaveLength(17);
+    expect(await h.tombstones()).toHaveLength(3);
+  });
+
+  it("--dry-run writes nothing and reports what it would do", async () => {
+    fake.users.push(...fakeUsers(6));
+    await run();
+    await h.post(userEvent("user.created", { id: "user_local_only" }));
+    await h.post(deletedEvent(fakeUser(2).id));
+    fake.users.push(...fakeUsers(4, 6));
+    fake.users[1] = fakeUser(1, { first_name: "Renamed", updated_at: fakeUser(1).updated_at + 5000 });
+    const tables = async () => [await h.users(), await h.tombstones(), await h.deliveries()];
+    const before = await tables();
+    const summary = await run({ dryRun: true, prune: true });
+    expect(summary).toMatchObject({
+      dryRun: true,
+      done: 10,
+      created: 4,
+      updated: 1,
+      unchanged: 4,
+      stale: 0,
+      tombstoned: 1,
+      pruned: 1,
+    });
+    expect(await tables()).toEqual(before);
+  });
+
+  it("the CLI: `backfill --env production --prune` against CLERK_API_URL, with progress lines and a summary", async () => {
+    const db = await backend.create();
+    try {
+      const live = await startFakeClerk({
+        secretKey: "sk_live_fakeProductionKey0123456789",
+        users: fakeUsers(5),
+      });
+      const result = await cli(["backfill", "--env", "production", "--prune", "--page-size", "2"], {
+        ...db.env,
+        PROD_CLERK_SECRET_KEY: live.secretKey,
+        CLERK_API_URL: live.url,
+      }).finally(() => live.close());
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^backfill production: complete, 5 users listed \(Clerk counted 5\)/);
+      expect(result.stdout).toContain(
+        "created 5, updated 0, unchanged 0, skipped as stale 0, skipped as tombstoned 0, pruned 0",
+      );
+      expect(result.stderr.match(/^backfill production: page \d, /gm)).toHaveLength(3);
+      for (const secretOrPersonal of [live.secretKey, "@example.org", "First", "Last"]) {
+        expect(result.stdout + result.stderr).not.toContain(secretOrPersonal);
+      }
+      const database = await openDatabase(db.database, { dataDir: db.dataDir });
+      const rows = await database
+        .query<{ environment: string }>("select environment from users")
+        .finally(() => database.close());
+      expect(rows).toEqual(Array(5).fill({ environment: "production" }));
+    } finally {
+      await db.drop();
+    }
+  }, 60_000);
+
+  it("the CLI: a refused key exits 1 with clerk_unauthorized, without printing the key, and writes nothing", async () => {
+    const db = await backend.create();
+    try {
+      fake.users.push(...fakeUsers(3));
+      const key = "sk_test_revokedKey0123456789";
+      const result = await cli(["backfill", "--env", "development"], {
+        ...db.env,
+        DEV_CLERK_SECRET_KEY: key,
+        CLERK_API_URL: fake.url,
+      });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toMatch(/clerk-user-sync backfill: clerk_unauthorized: .*DEV_CLERK_SECRET_KEY/);
+      expect(result.stdout + result.stderr).not.toContain(key);
+      const database = await openDatabase(db.database, { dataDir: db.dataDir });
+      const rows = await database.query("select 1 from users").finally(() => database.close());
+      expect(rows).toEqual([]);
+    } finally {
+      await db.drop();
+    }
+  }, 60_000);
+});
+
+describe("the backfill command's configuration", () => {
+  it.each<{ args: string[]; env: Record<string, string>; code: number; stderr: RegExp[] }>([
+    {
+      args: ["--env", "development"],
+      env: { CLERK_API_URL: "ftp://example.org" },
+      code: 78,
+      stderr: [/DEV_CLERK_SECRET_KEY is not set/, /CLERK_API_URL="ftp:\/\/example.org" is invalid/],
+    },
+    {
+      args: ["--env", "development"],
+      env: { DEV_CLERK_SECRET_KEY: "sk_live_productionKey0123456789" },
+      code: 78,
+      stderr: [/DEV_CLERK_SECRET_KEY holds a sk_live_… key, which belongs to a production instance/],
+    },
+    { args: ["--env", "staging"], env: {}, code: 2, stderr: [/--env must be development or production/] },
+    {
+      args: ["--env", "production", "--force"],
+      env: {},
+      code: 2,
+      stderr: [/--force only applies to --prune/],
+    },
+  ])("$args with $env exits $code", async ({ args, env, code, stderr }) => {
+    const result = await cli(["backfill", ...args], env);
+    expect(result.code).toBe(code);
+    for (const pattern of stderr) expect(result.stderr).toMatch(pattern);
+    expect(result.stderr).not.toContain("productionKey0123456789");
+  });
+});
+
+/** Runs the real CLI in a child process, with only the given variables (and PATH). */
+function cli(args: string[], env: Record<string, string>) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", ...env },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => (stdout += chunk));
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}

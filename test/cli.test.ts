@@ -1,0 +1,274 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXAMPLES } from "../src/cli/examples.js";
+import { syncStatus } from "../src/cli/status.js";
+import { WEBHOOK_PATH } from "../src/index.js";
+import { backends } from "./support/backends.js";
+import { clerkEvent, deletedEvent, userEvent } from "./support/fixtures.js";
+import { type Harness, openHarness } from "./support/harness.js";
+import { SECRETS } from "./support/sign.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+/** What the CLI reads from the environment: never inherited from the developer's shell. */
+const CONFIG =
+  /^(DEV_|PROD_)?CLERK_|^(DATABASE_URL|DATA_DIR|PORT|HOST|LOG_LEVEL|METRICS_TOKEN|SHUTDOWN_TIMEOUT)$/;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `clerk-user-sync …` from the sources, as a child process, with only the given configuration. */
+function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !CONFIG.test(name)));
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+    cwd: ROOT,
+    env: { ...base, ...env },
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const SECRET_ENV = {
+  DEV_CLERK_WEBHOOK_SECRET: SECRETS.development,
+  PROD_CLERK_WEBHOOK_SECRET: SECRETS.production,
+};
+
+it("ships Clerk's examples verbatim", () => {
+  expect(EXAMPLES["user.created"]).toEqual(clerkEvent("user.created.docs"));
+  expect(EXAMPLES["user.updated"]).toEqual(clerkEvent("user.updated.openapi"));
+  expect(EXAMPLES["user.deleted"]).toEqual(clerkEvent("user.deleted.catalog"));
+});
+
+describe.each(await backends())("the CLI against a running service on $name", (backend) => {
+  let h: Harness;
+  let url: string;
+  let closed = false;
+  beforeAll(async () => {
+    h = await openHarness(backend);
+    await h.app.listen({ port: 0, host: "127.0.0.1" });
+    const address = h.app.server.address();
+    url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}${WEBHOOK_PATH}`;
+  });
+  afterAll(() => (closed ? h.db.drop() : h.close()));
+
+  it("trigger sends each example, signed for each environment: rows appear, change and disappear", async () => {
+    const userOf = async (id: string, environment: string) =>
+      (await h.users()).find((r) => r.clerk_user_id === id && r.environment === environment);
+    await Promise.all(
+      (["development", "production"] as const).map(async (environment) => {
+        const id = `user_trigger_${environment}`;
+        const trigger = (type: string) =>
+          cli(["trigger", type, "--env", environment, "--url", url, "--user-id", id], SECRET_ENV);
+        const answer = (status: string, type: string) =>
+          `200 ${JSON.stringify({ status, environment, type })}`;
+
+        const created = await trigger("user.created");
+        expect(created.stderr).toBe("");
+        expect(created.stdout).toContain(answer("applied", "user.created"));
+        expect(created.code).toBe(0);
+        expect(await userOf(id, environment)).toMatchObject({
+          email: "example@example.org",
+          first_name: "Example",
+        });
+
+        // A fresh updated_at each time: the same trigger applies again rather than coming back stale.
+        expect((await trigger("user.created")).stdout).toContain(answer("applied", "user.created"));
+
+        const updated = await trigger("user.updated");
+        expect(updated.stdout).toContain(answer("applied", "user.updated"));
+        expect(await userOf(id, environment)).toMatchObject({
+          first_name: "John",
+          last_name: "Doe Updated",
+          username: "johndoe",
+        });
+
+        const deleted = await trigger("user.deleted");
+        expect(deleted.stdout).toContain(answer("applied", "user.deleted"));
+        expect(await userOf(id, environment)).toBeUndefined();
+        expect(await h.tombstones()).toContainEqual(
+          expect.objectContaining({ clerk_user_id: id, environment }),
+        );
+      }),
+    );
+  });
+
+  it("trigger without --user-id uses the example's user, and exits 1 on a refusal", async () => {
+    const created = await cli(["trigger", "user.created", "--env", "development", "--url", url], SECRET_ENV);
+    expect(created.code).toBe(0);
+    expect(await h.users()).toContainEqual(
+      expect.objectContaining({
+        clerk_user_id: EXAMPLES["user.created"].data.id,
+        environment: "development",
+      }),
+    );
+    // Signed with a secret the server does not know for production.
+    const refused = await cli(
+      ["trigger", "user.created", "--env", "production", "--url", url, "--user-id", "u_x"],
+      {
+        PROD_CLERK_WEBHOOK_SECRET: "whsec_c3RyYW5nZXJzZWNyZXRub2JvZHlrbm93czEyMzQ=",
+      },
+    );
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain('401 {"code":"invalid_signature"');
+    expect((await h.users()).map((r) => r.clerk_user_id)).not.toContain("u_x");
+  });
+
+  it("status and status --json report users, tombstones, the last delivery and 24 hours of outcomes", async () => {
+    await h.reset();
+    const created = userEvent("user.created", { id: "user_status_dev", updated_at: 2_000 });
+    const first = await h.post(created);
+    expect((await h.post(created, { id: first.svixId })).body.status).toBe("duplicate");
+    expect(
+      (await h.post(userEvent("user.updated", { id: "user_status_dev", updated_at: 1_000 }))).body.status,
+    ).toBe("stale");
+    const last = await h.post({ type: "session.created", object: "event", data: { id: "sess_1" } });
+    expect(last.body.status).toBe("ignored");
+    await h.post(userEvent("user.created", { id: "user_status_prod" }), { env: "production" });
+    const deleted = await h.post(deletedEvent("user_status_prod"), { env: "production" });
+    expect(deleted.body.status).toBe("applied");
+    await h.sync.database.query(
+      `insert into webhook_deliveries (environment, svix_id, event_type, outcome, received_at)
+       values ('development', 'msg_two_days_ago', 'user.created', 'applied', now() - interval '2 days')`,
+    );
+    const receivedAt = async (svixId: string) => {
+      const row = (await h.deliveries()).find((d) => d.svix_id === svixId);
+      return (row?.received_at as Date | undefined)?.toISOString();
+    };
+
+    const report = await syncStatus(h.sync.database, new Date());
+    expect(report).toEqual({
+      database: backend.name,
+      environments: {
+        development: {
+          users: 1,
+          tombstones: 0,
+          lastDelivery: {
+            receivedAt: await receivedAt(last.svixId),
+            type: "session.created",
+            outcome: "ignored",
+          },
+          last24h: { applied: 1, stale: 1, ignored: 1 },
+        },
+        production: {
+          users: 0,
+          tombstones: 1,
+          lastDelivery: {
+            receivedAt: await receivedAt(deleted.svixId),
+            type: "user.deleted",
+            outcome: "applied",
+          },
+          last24h: { applied: 2, stale: 0, ignored: 0 },
+        },
+      },
+    });
+
+    // The embedded database takes one process at a time: let go of it before the CLI opens it.
+    const env = h.db.database ? { DATABASE_URL: h.db.database } : { DATA_DIR: h.db.dataDir };
+    if (!h.db.database) {
+      await h.app.close();
+      await h.sync.close();
+      closed = true;
+    }
+    const [json, table] = await Promise.all([cli(["status", "--json"], env), cli(["status"], env)]);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual(report);
+    expect(table.code).toBe(0);
+    const dev = report.environments.development.lastDelivery?.receivedAt;
+    const prod = report.environments.production.lastDelivery?.receivedAt;
+    expect(table.stdout).toMatch(/^environment +users +tombstones +applied +stale +ignored +last delivery$/m);
+    expect(table.stdout).toMatch(
+      new RegExp(`^development +1 +0 +1 +1 +1 +${dev} session\\.created \\(ignored\\)$`, "m"),
+    );
+    expect(table.stdout).toMatch(
+      new RegExp(`^production +0 +1 +2 +0 +0 +${prod} user\\.deleted \\(applied\\)$`, "m"),
+    );
+  });
+});
+
+describe("CLI errors", () => {
+  let dataDir: string;
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), "cus-cli-"));
+  });
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it("trigger exits 1 with a clear message when nothing listens at the URL", async () => {
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, "127.0.0.1", () => {
+        const address = server.address();
+        server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+      });
+    });
+    const url = `http://127.0.0.1:${port}${WEBHOOK_PATH}`;
+    const run = await cli(["trigger", "user.created", "--env", "development", "--url", url], SECRET_ENV);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`cannot reach ${url} (connection refused)`);
+    expect(run.stderr).toContain("is the receiver running");
+  });
+
+  it("trigger refuses an unknown type or environment with its usage, exit 2", async () => {
+    const run = await cli(["trigger", "user.banned", "--env", "staging"], SECRET_ENV);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("usage: clerk-user-sync trigger user.created|user.updated|user.deleted");
+  });
+
+  it("serve reports every configuration problem at once and exits 78, echoing no secret", async () => {
+    const run = await cli(["serve"], {
+      DATA_DIR: dataDir,
+      DEV_CLERK_WEBHOOK_SECRET: "not-a-whsec-secret",
+      DATABASE_URL: "mysql://app:hunter2@db.example/app",
+      PORT: "http",
+      LOG_LEVEL: "loud",
+      BODY_LIMIT: "lots",
+      SHUTDOWN_TIMEOUT: "soon",
+    });
+    expect(run.code).toBe(78);
+    const problems = run.stderr.split("\n").filter((l) => l.startsWith("  - "));
+    for (const name of [
+      "DEV_CLERK_WEBHOOK_SECRET",
+      "DATABASE_URL",
+      "PORT",
+      "LOG_LEVEL",
+      "BODY_LIMIT",
+      "SHUTDOWN_TIMEOUT",
+    ])
+      expect(
+        problems.filter((p) => p.includes(name)),
+        name,
+      ).toHaveLength(1);
+    expect(problems).toHaveLength(6);
+    expect(run.stderr).not.toContain("not-a-whsec-secret");
+    expect(run.stderr).not.toContain("hunter2");
+  });
+
+  it("serve refuses the same secret for development and production", async () => {
+    const run = await cli(["serve"], {
+      DATA_DIR: dataDir,
+      DEV_CLERK_WEBHOOK_SECRET: SECRETS.development,
+      PROD_CLERK_WEBHOOK_SECRET: `${SECRETS.production} ${SECRETS.development}`,
+    });
+    expect(run.code).toBe(78);
+    expect(run.stderr).toContain(
+      "PROD_CLERK_WEBHOOK_SECRET (secret 2) is also configured as a development secret",
+    );
+    expect(run.stderr).not.toContain(SECRETS.development);
+  });
+});

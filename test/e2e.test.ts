@@ -1,0 +1,256 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { openDatabase } from "../src/db/database.js";
+import { WEBHOOK_PATH } from "../src/index.js";
+import { backends, type TestDatabase } from "./support/backends.js";
+import { clerkEvent, userEvent } from "./support/fixtures.js";
+import { SECRETS, svixHeaders } from "./support/sign.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const CONFIG =
+  /^(DEV_|PROD_)?CLERK_|^(DATABASE_URL|DATA_DIR|PORT|HOST|LOG_LEVEL|METRICS_TOKEN|SHUTDOWN_TIMEOUT)$/;
+const SECRET_ENV = {
+  DEV_CLERK_WEBHOOK_SECRET: SECRETS.development,
+  PROD_CLERK_WEBHOOK_SECRET: SECRETS.production,
+};
+const LISTENING = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/;
+const postgres = (await backends()).find((b) => b.name === "postgres");
+
+/** A program started as a user would, with only the given configuration. */
+interface Program {
+  child: ChildProcess;
+  /** Everything it wrote to stdout and stderr so far. */
+  output(): string;
+  /** Resolves with the first match in its output; rejects if it exits first. */
+  waitFor(pattern: RegExp): Promise<RegExpExecArray>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const started: Program[] = [];
+
+function start(command: string, args: string[], env: Record<string, string | undefined>): Program {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !CONFIG.test(name)));
+  // Its own process group, so that a failed test can stop whatever it started.
+  const child = spawn(command, args, { cwd: ROOT, env: { ...base, ...env }, detached: true });
+  let output = "";
+  const listeners = new Set<() => void>();
+  for (const stream of [child.stdout, child.stderr]) {
+    stream?.on("data", (chunk) => {
+      output += chunk;
+      for (const listener of listeners) listener();
+    });
+  }
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal })),
+  );
+  const program: Program = {
+    child,
+    output: () => output,
+    waitFor: (pattern) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const match = pattern.exec(output);
+          if (match) {
+            listeners.delete(check);
+            resolve(match);
+          }
+        };
+        listeners.add(check);
+        check();
+        void exited.then(({ code, signal }) =>
+          reject(new Error(`exited (${code ?? signal}) before ${pattern}:\n${output}`)),
+        );
+      }),
+    exited,
+  };
+  started.push(program);
+  return program;
+}
+
+/** `clerk-user-sync …` from the build, run to completion. */
+async function cli(args: string[], env: Record<string, string>) {
+  const program = start(process.execPath, ["dist/cli/main.js", ...args], env);
+  const { code } = await program.exited;
+  return { code, output: program.output() };
+}
+
+async function post(port: string, event: unknown, secret: string) {
+  const body = JSON.stringify(event);
+  const res = await fetch(`http://127.0.0.1:${port}${WEBHOOK_PATH}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...svixHeaders(body, { secret }) },
+    body,
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe("the built program", () => {
+  const dirs: string[] = [];
+  const tempDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), "cus-e2e-"));
+    dirs.push(dir);
+    return dir;
+  };
+  beforeAll(async () => {
+    await promisify(execFile)("npm", ["run", "build", "--silent"], { cwd: ROOT });
+  }, 120_000);
+  afterEach(() => {
+    // The whole group: npm may be gone while the server it started still runs.
+    for (const { child } of started.splice(0)) {
+      try {
+        if (child.pid) process.kill(-child.pid, "SIGKILL");
+      } catch {}
+    }
+  });
+  afterAll(() => {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("`npm start` builds, listens, applies a signed Clerk event, and exits 0 on SIGTERM", async () => {
+    const dataDir = tempDir();
+    const npm = start("npm", ["start"], { ...SECRET_ENV, PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir });
+    const [, port = ""] = await npm.waitFor(LISTENING);
+
+    const res = await post(port, clerkEvent("user.created.docs"), SECRETS.production);
+    expect(res).toEqual({
+      status: 200,
+      body: { status: "applied", environment: "production", type: "user.created" },
+    });
+    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+
+    // What a process manager does: signal the process it started (npm), not its children.
+    npm.child.kill("SIGTERM");
+    expect(await npm.exited).toEqual({ code: 0, signal: null });
+    expect(npm.output()).toContain('"msg":"stopped"');
+
+    const db = await openDatabase(undefined, { dataDir });
+    try {
+      const rows = await db.query("select clerk_user_id, environment, email from users");
+      expect(rows).toEqual([
+        {
+          clerk_user_id: "user_29w83sxmDNGwOuEthce5gg56FcC",
+          environment: "production",
+          email: "example@example.org",
+        },
+      ]);
+    } finally {
+      await db.close();
+    }
+  }, 120_000);
+
+  it("with no configuration at all, generates a local secret that `trigger` signs with", async () => {
+    const dataDir = tempDir();
+    const server = start(process.execPath, ["dist/cli/main.js", "serve"], {
+      PORT: "0",
+      HOST: "127.0.0.1",
+      DATA_DIR: dataDir,
+    });
+    const [, port] = await server.waitFor(LISTENING);
+    const secretFile = join(dataDir, "local-webhook-secret");
+    const secret = readFileSync(secretFile, "utf8").trim();
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]+={0,2}$/);
+    expect(statSync(secretFile).mode & 0o777).toBe(0o600);
+    expect(server.output()).toContain("generated local Development secret");
+
+    const url = `http://127.0.0.1:${port}${WEBHOOK_PATH}`;
+    const triggered = await cli(["trigger", "user.created", "--env", "development", "--url", url], {
+      DATA_DIR: dataDir,
+    });
+    expect(triggered.output).toContain(
+      '200 {"status":"applied","environment":"development","type":"user.created"}',
+    );
+    expect(triggered.code).toBe(0);
+
+    // The embedded database is the server's while it runs.
+    const busy = await cli(["status"], { DATA_DIR: dataDir });
+    expect(busy.code).toBe(1);
+    expect(busy.output).toContain(`is in use by \`clerk-user-sync serve\` (pid ${server.child.pid})`);
+
+    server.child.kill("SIGTERM");
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(server.output()).not.toContain(secret);
+    expect(server.output()).not.toContain(secret.slice("whsec_".length));
+
+    const status = await cli(["status", "--json"], { DATA_DIR: dataDir });
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.output).environments.development).toMatchObject({
+      users: 1,
+      lastDelivery: { type: "user.created", outcome: "applied" },
+    });
+  }, 120_000);
+
+  it.skipIf(!postgres)(
+    "on SIGTERM under load, keeps every delivery it answered 2xx and exits 0 within SHUTDOWN_TIMEOUT",
+    async () => {
+      const db = (await postgres?.create()) as TestDatabase;
+      try {
+        const server = start(process.execPath, ["dist/cli/main.js", "serve"], {
+          ...SECRET_ENV,
+          ...db.env,
+          PORT: "0",
+          HOST: "127.0.0.1",
+          SHUTDOWN_TIMEOUT: "10s",
+          PRUNE_INTERVAL: "off",
+        });
+        const [, port = ""] = await server.waitFor(LISTENING);
+
+        const total = 400;
+        const results: { svixId: string; status: number | "network error" }[] = [];
+        let next = 0;
+        let answered = 0;
+        const worker = async () => {
+          while (next < total) {
+            const i = next++;
+            const environment = i % 2 === 0 ? "development" : "production";
+            const body = JSON.stringify(userEvent("user.created", { id: `user_load_${i}` }));
+            const headers = svixHeaders(body, { secret: SECRETS[environment] });
+            const svixId = headers["svix-id"] as string;
+            try {
+              const res = await fetch(`http://127.0.0.1:${port}${WEBHOOK_PATH}`, {
+                method: "POST",
+                headers: { "content-type": "application/json", ...headers },
+                body,
+              });
+              await res.arrayBuffer();
+              results.push({ svixId, status: res.status });
+            } catch {
+              results.push({ svixId, status: "network error" });
+            }
+            // Midway, the way an orchestrator stops a pod: SIGTERM while deliveries keep coming.
+            if (++answered === total / 2) server.child.kill("SIGTERM");
+          }
+        };
+        await Promise.all(Array.from({ length: 32 }, worker));
+        expect(await server.exited).toEqual({ code: 0, signal: null });
+
+        const ok = results.filter((r) => r.status === 200).map((r) => r.svixId);
+        const other = results.filter((r) => r.status !== 200);
+        expect(results).toHaveLength(total);
+        expect(ok.length).toBeGreaterThanOrEqual(total / 2 - 32);
+        expect(other.length).toBeGreaterThan(0);
+        for (const r of other) if (r.status !== "network error") expect(r.status).toBeGreaterThanOrEqual(500);
+
+        const client = new pg.Client({ connectionString: db.database });
+        await client.connect();
+        try {
+          const logged = await client.query<{ svix_id: string }>("select svix_id from webhook_deliveries");
+          const stored = new Set(logged.rows.map((r) => r.svix_id));
+          expect(ok.filter((id) => !stored.has(id))).toEqual([]);
+          const users = await client.query<{ n: string }>("select count(*) as n from users");
+          expect(Number(users.rows[0]?.n)).toBe(stored.size);
+        } finally {
+          await client.end();
+        }
+      } finally {
+        await db.drop();
+      }
+    },
+    120_000,
+  );
+});
