@@ -42,6 +42,7 @@ export function decode({ environment, svixId, body }: VerifiedDelivery): Deliver
   } catch {
     throw new InvalidPayloadError("the body is not JSON");
   }
+  if (!storableAsIs(body)) envelope = storable(envelope);
   if (!isObject(envelope) || typeof envelope.type !== "string" || envelope.type === "") {
     throw new InvalidPayloadError("the body is not a Clerk event: expected an object with a string `type`");
   }
@@ -96,6 +97,35 @@ export function userFields(data: Record<string, unknown>, clerkUpdatedAt: number
 export function millis(value: unknown): number | null {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) return null;
   return Math.trunc(value < 1e11 ? value * 1000 : value);
+}
+
+/**
+ * Whether JSON text can go to PostgreSQL verbatim. PostgreSQL refuses `\u0000` and an unpaired surrogate escape;
+ * this looks for any `\u0000` or surrogate escape, so it is false for some text that would have been fine.
+ *
+ * @example
+ * ```ts
+ * storableAsIs('{"a":"\\u0000"}') // false
+ * ```
+ */
+export function storableAsIs(json: string): boolean {
+  return !UNSTORABLE_ESCAPE.test(json);
+}
+
+const UNSTORABLE_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000 is exactly what must be found.
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * PostgreSQL stores no U+0000 and no unpaired surrogate, in `text` or `jsonb`, yet JSON can carry both (and
+ * `unsafe_metadata` is written from the browser). Left in, the event would fail on every retry and be lost; each
+ * becomes U+FFFD, as an invalid UTF-8 byte already does.
+ */
+export function storable(value: unknown): unknown {
+  if (typeof value === "string") return value.replace(UNSTORABLE, "\uFFFD");
+  if (Array.isArray(value)) return value.map(storable);
+  if (!isObject(value)) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storable(v)]));
 }
 
 function text(value: unknown): string | null {

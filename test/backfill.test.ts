@@ -86,6 +86,20 @@ describe.each(await backends())("backfill from Clerk's Backend API on $name", (b
     });
   });
 
+  it("stores a user whose JSON holds text PostgreSQL refuses (\\u0000, a lone surrogate), with U+FFFD", async () => {
+    fake.users.push(
+      fakeUser(0),
+      fakeUser(1, { first_name: "Nul\u0000l", unsafe_metadata: { note: "half \ud83d" } }),
+    );
+    const summary = await run();
+    expect(summary).toMatchObject({ done: 2, created: 2 });
+    const rows = await h.users();
+    expect(rows[1]).toMatchObject({
+      first_name: "Nul\uFFFDl",
+      raw_payload: expect.objectContaining({ unsafe_metadata: { note: "half \uFFFD" } }),
+    });
+  });
+
   it("pages at the API's real limit of 500", async () => {
     fake.users.push(...fakeUsers(1001));
     const summary = await run();

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Database } from "../db/database.js";
-import { millis, userFields } from "../decode.js";
+import { millis, storable, storableAsIs, userFields } from "../decode.js";
 import { literal } from "../store/apply.js";
 import { ENVIRONMENTS, type Environment } from "../verify.js";
 import type { ClerkUser } from "./clerk-api.js";
@@ -38,9 +38,12 @@ export type UserResult = "created" | "updated" | "unchanged" | "stale" | "tombst
 export async function applyUsers(
   db: Database,
   environment: Environment,
-  users: readonly ClerkUser[],
+  listed: readonly ClerkUser[],
   { dryRun = false, json }: { dryRun?: boolean; json?: string } = {},
 ): Promise<UserResult[]> {
+  // The page goes to PostgreSQL as received unless it holds text PostgreSQL cannot store (see `storable`).
+  const verbatim = json !== undefined && storableAsIs(json);
+  const users = verbatim ? listed : (storable(listed) as ClerkUser[]);
   // Interpolated below: only ever one of two known words.
   if (!ENVIRONMENTS.includes(environment))
     throw new TypeError(`applyUsers: unknown environment ${environment}`);
@@ -64,7 +67,7 @@ ${JUDGE_AND_WRITE.replace(/\$(ENV|USERS|ROWS)/g, (_, name: string) =>
     ? `'${environment}'`
     : name === "ROWS"
       ? literal(rows)
-      : json
+      : verbatim
         ? quoted(json)
         : literal(users),
 )};

@@ -40,6 +40,11 @@ export interface Harness {
   deliveries(): Promise<Record<string, unknown>[]>;
   /** Empties every table. */
   reset(): Promise<void>;
+  /**
+   * Makes the database itself refuse to store users whose id matches `like` (a CHECK constraint): a real
+   * database failure for chosen deliveries. Resolves with the function that lifts it.
+   */
+  refuseUsers(like: string): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -98,6 +103,13 @@ export async function openHarness(
     deliveries: () => query("select * from webhook_deliveries order by received_at, svix_id"),
     async reset() {
       await query("truncate users, user_tombstones, webhook_deliveries");
+    },
+    async refuseUsers(like) {
+      const name = `test_refuse_${Math.random().toString(36).slice(2)}`;
+      await query(`alter table users add constraint ${name} check (clerk_user_id not like '${like}')`);
+      return async () => {
+        await query(`alter table users drop constraint ${name}`);
+      };
     },
     async close() {
       await app.close();

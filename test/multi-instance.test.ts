@@ -1,0 +1,129 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import fc from "fast-check";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WEBHOOK_PATH } from "../src/sync.js";
+import { backends, type TestDatabase } from "./support/backends.js";
+import {
+  type Delivery,
+  expectedState,
+  histories,
+  schedule,
+  TOMBSTONES_AS_EXPECTED,
+  USERS_AS_EXPECTED,
+} from "./support/histories.js";
+import { SECRETS, svixHeaders } from "./support/sign.js";
+
+const postgres = (await backends()).find((b) => b.name === "postgres");
+
+/** A `clerk-user-sync serve` process and the address it listens on. */
+interface Instance {
+  child: ChildProcess;
+  url: string;
+}
+
+/** Starts the real service the way an operator does; resolves once it listens (PORT=0: any free port). */
+function serve(db: TestDatabase): Promise<Instance> {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve"], {
+    env: {
+      ...process.env,
+      ...db.env,
+      DEV_CLERK_WEBHOOK_SECRET: SECRETS.development,
+      PROD_CLERK_WEBHOOK_SECRET: SECRETS.production,
+      HOST: "127.0.0.1",
+      PORT: "0",
+      PRUNE_INTERVAL: "off",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const stderr: string[] = [];
+  child.stderr?.on("data", (chunk) => stderr.push(String(chunk)));
+  return new Promise((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr.join("")}`)));
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+      const match = /Server listening at (http:\/\/[^" ]+)/.exec(line);
+      if (match?.[1]) resolve({ child, url: match[1] });
+    });
+  });
+}
+
+async function stop({ child }: Instance): Promise<number | null> {
+  if (child.exitCode !== null) return child.exitCode;
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  return exited;
+}
+
+async function send(
+  instance: Instance,
+  d: Delivery,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const body = JSON.stringify(d.event);
+  const res = await fetch(`${instance.url}${WEBHOOK_PATH}`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...svixHeaders(body, { secret: SECRETS[d.env], id: d.id }),
+    },
+    body,
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe.runIf(postgres)("two instances on one PostgreSQL database", () => {
+  let db: TestDatabase;
+  let instances: Instance[] = [];
+  let client: pg.Client;
+
+  beforeAll(async () => {
+    db = await (postgres as NonNullable<typeof postgres>).create();
+    // Started together: they also race to migrate the fresh database.
+    instances = await Promise.all([serve(db), serve(db)]);
+    client = new pg.Client({ connectionString: db.database });
+    await client.connect();
+  });
+
+  afterAll(async () => {
+    await client?.end();
+    await Promise.all(instances.map(stop));
+    await db?.drop();
+  });
+
+  it("converges to Clerk's latest state when both receive every delivery at once, in any order", async () => {
+    const [list] = fc.sample(histories(40, 40), { seed: 20240527, numRuns: 1 });
+    const messages = (list ?? []).flatMap((h) => h.deliveries);
+    const [sends = []] = fc.sample(schedule(messages, Math.floor(messages.length / 2)), {
+      seed: 20240527,
+      numRuns: 1,
+    });
+    const answers = new Map<string, string[]>();
+    for (let at = 0; at < sends.length; at += 12) {
+      const chunk = sends.slice(at, at + 12);
+      const responses = await Promise.all(
+        chunk.flatMap((d) => instances.map(async (instance) => [d, await send(instance, d)] as const)),
+      );
+      for (const [d, res] of responses) {
+        expect(res.status).toBe(200);
+        answers.set(d.id, [...(answers.get(d.id) ?? []), res.body.status as string]);
+      }
+    }
+    expect(sends.length * instances.length).toBeGreaterThan(300);
+
+    const expected = expectedState(list ?? []);
+    expect((await client.query(USERS_AS_EXPECTED)).rows).toEqual(expected.users);
+    expect((await client.query(TOMBSTONES_AS_EXPECTED)).rows).toEqual(expected.tombstones);
+
+    // Every svix-id logged exactly once, and decided exactly once across both instances.
+    const logged = (await client.query("select svix_id, outcome from webhook_deliveries")).rows;
+    expect(logged).toHaveLength(messages.length);
+    expect(new Set(logged.map((r) => r.svix_id)).size).toBe(messages.length);
+    for (const { svix_id, outcome } of logged) {
+      expect((answers.get(svix_id) ?? []).filter((s) => s !== "duplicate")).toEqual([outcome]);
+    }
+  });
+
+  it("both instances stop cleanly on SIGTERM", async () => {
+    expect(await Promise.all(instances.map(stop))).toEqual([0, 0]);
+  });
+});

@@ -1,0 +1,72 @@
+import { connect, createServer, type Server, type Socket } from "node:net";
+
+/**
+ * A TCP proxy in front of PostgreSQL that can lose the reply to a COMMIT: the server has committed, the client
+ * only sees its connection die. This is the one failure where a 5xx is answered for a delivery that is stored,
+ * made deterministic (a plain cut lands before or after the COMMIT by chance).
+ */
+export interface LostReplyProxy {
+  /** The upstream URL rewritten to go through the proxy. */
+  url: string;
+  /** The next COMMIT that succeeds on the server is never acknowledged to the client. */
+  loseNextCommit(): void;
+  /** How many COMMIT replies were lost so far. */
+  readonly lost: number;
+  close(): Promise<void>;
+}
+
+export async function lostReplyProxy(upstreamUrl: string): Promise<LostReplyProxy> {
+  const upstream = new URL(upstreamUrl);
+  const sockets = new Set<Socket>();
+  let armed = false;
+  let lost = 0;
+  const server: Server = createServer((client) => {
+    const target = connect(Number(upstream.port || 5432), upstream.hostname);
+    for (const s of [client, target]) {
+      sockets.add(s);
+      s.on("close", () => sockets.delete(s));
+      s.on("error", () => {});
+    }
+    client.pipe(target);
+    client.on("close", () => target.destroy());
+    target.on("close", () => client.destroy());
+    // Server messages are framed (type byte, int32 length including itself): forward them one by one, and
+    // drop the connection at a CommandComplete "COMMIT" when armed.
+    let pending = Buffer.alloc(0);
+    target.on("data", (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 5) {
+        const size = 1 + pending.readInt32BE(1);
+        if (pending.length < size) break;
+        const message = pending.subarray(0, size);
+        pending = pending.subarray(size);
+        if (armed && message[0] === 0x43 && message.subarray(5).toString("latin1").startsWith("COMMIT")) {
+          armed = false;
+          lost++;
+          client.destroy();
+          target.destroy();
+          return;
+        }
+        client.write(message);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  const url = new URL(upstreamUrl);
+  url.hostname = "127.0.0.1";
+  url.port = String(typeof address === "object" && address ? address.port : 0);
+  return {
+    url: url.toString(),
+    loseNextCommit() {
+      armed = true;
+    },
+    get lost() {
+      return lost;
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
