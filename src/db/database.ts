@@ -71,7 +71,7 @@ function postgres(pool: pg.Pool, owned: boolean): Database {
       return (await pool.query(text, params as unknown[])).rows;
     },
     async script(text) {
-      const client = await pool.connect();
+      const client = await checkout(pool);
       try {
         const result = (await client.query(text)) as pg.QueryResult | pg.QueryResult[];
         client.release();
@@ -82,7 +82,7 @@ function postgres(pool: pg.Pool, owned: boolean): Database {
       }
     },
     async withLock(key, fn) {
-      const client = await pool.connect();
+      const client = await checkout(pool);
       try {
         await client.query("select pg_advisory_lock($1)", [key]);
         try {
@@ -99,6 +99,22 @@ function postgres(pool: pg.Pool, owned: boolean): Database {
     },
   };
 }
+
+/**
+ * A client from the pool that cannot crash the process. pg-pool removes its error listener from a client while it
+ * is checked out, and a connection that dies then (a restart, a failover, a network cut) emits `error` with nobody
+ * listening: an uncaught exception. The query in flight fails on its own, and the caller discards the client.
+ */
+async function checkout(pool: pg.Pool): Promise<pg.PoolClient> {
+  const client = await pool.connect();
+  if (!checkedOut.has(client)) {
+    checkedOut.add(client);
+    client.on("error", () => {});
+  }
+  return client;
+}
+
+const checkedOut = new WeakSet<pg.PoolClient>();
 
 function pglite(db: PGlite, owned: boolean): Database {
   const orm = drizzlePglite(db, { schema }) as unknown as Orm;
