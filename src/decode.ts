@@ -96,8 +96,13 @@ export function userFields(data: Record<string, unknown>, clerkUpdatedAt: number
  */
 export function millis(value: unknown): number | null {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) return null;
-  return Math.trunc(value < 1e11 ? value * 1000 : value);
+  const ms = Math.trunc(value < 1e11 ? value * 1000 : value);
+  // Past JavaScript's Date range (PostgreSQL's timestamptz ends soon after) a value can only be garbage, and
+  // stored it would fail on every retry.
+  return ms <= MAX_DATE_MS ? ms : null;
 }
+
+const MAX_DATE_MS = 8.64e15;
 
 /**
  * Whether JSON text can go to PostgreSQL verbatim. PostgreSQL refuses `\u0000` and an unpaired surrogate escape;

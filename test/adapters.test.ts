@@ -231,6 +231,19 @@ describe.each(await backends())("adapters on $name", (backend) => {
     expect(await h.users()).toEqual([]);
   });
 
+  it("answers another method on the webhook path 405 method_not_allowed, from the service and the adapters", async () => {
+    // Hono routes by itself (the app registered POST only), so it is not in this list.
+    for (const name of ["service", "express before express.json()", "fastify", "bare Request"]) {
+      const answer = await send[name]?.({ method: "PUT", body: "{}" });
+      expect({ name, ...answer }).toEqual({
+        name,
+        status: 405,
+        body: { code: "method_not_allowed", message: "the webhook takes POST only" },
+      });
+    }
+    expect(await h.deliveries()).toEqual([]);
+  });
+
   it("refuses a chunked body over the limit (no content-length) with the same 413 everywhere", async () => {
     const { body, headers } = delivery(huge);
     const chunked = (): ReadableStream<Uint8Array> =>

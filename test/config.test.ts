@@ -76,6 +76,15 @@ describe("service configuration", () => {
     expect(problems.join("\n")).not.toContain("hunter2");
   });
 
+  it("refuses timers Node cannot hold (over 24.8 days), which would fire every millisecond", () => {
+    const secret = { DEV_CLERK_WEBHOOK_SECRET: SECRETS.development };
+    expect(problemsOf({ ...secret, PRUNE_INTERVAL: "30d", SHUTDOWN_TIMEOUT: "25d" })).toEqual([
+      expect.stringContaining('SHUTDOWN_TIMEOUT="25d" is invalid'),
+      expect.stringContaining('PRUNE_INTERVAL="30d" is invalid'),
+    ]);
+    expect(problemsOf({ ...secret, PRUNE_INTERVAL: "24d", PRUNE_OLDER_THAN: "365d" })).toEqual([]);
+  });
+
   it("needs at least one secret and refuses the same secret for both instances", () => {
     expect(problemsOf({})).toEqual([expect.stringContaining("no webhook secret configured")]);
     expect(

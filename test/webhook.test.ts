@@ -64,6 +64,7 @@ describe.each(await backends())("POST /api/user/webhook/clerk on $name", (backen
   it("ignores the envelope's instance_id: only the verifying secret decides the environment", async () => {
     const res = await h.post({ ...created, instance_id: "ins_production_looking" }, { env: "development" });
     expect(res.body.environment).toBe("development");
+    expect((await h.users()).map((r) => r.environment)).toEqual(["development"]);
   });
 
   it("accepts a header with several signatures when one matches", async () => {
@@ -193,8 +194,22 @@ describe.each(await backends())("POST /api/user/webhook/clerk on $name", (backen
       const res = await h.post(event);
       expect(res.body).toEqual({ status: "applied", environment: "development", type: "user.deleted" });
       expect(await h.users()).toEqual([]);
+      expect(await h.tombstones()).toEqual([
+        { clerk_user_id: event.data.id, environment: "development", deleted_at: expect.any(Date) },
+      ]);
+      expect((await h.deliveries()).map((d) => [d.event_type, d.outcome])).toEqual([
+        ["user.created", "applied"],
+        ["user.deleted", "applied"],
+      ]);
     },
   );
+
+  it("answers 422 for a user event whose only timestamps are beyond any date, and writes nothing", async () => {
+    const res = await h.post(userEvent("user.created", { updated_at: 1e20 }, { timestamp: 1e20 }));
+    expect(res.status).toBe(422);
+    expect(res.body).toEqual({ code: "invalid_payload", message: expect.stringContaining("updated_at") });
+    await expectNothingWritten();
+  });
 
   it("writes nothing for a rejected request even after earlier ones were stored", async () => {
     await h.post(created);

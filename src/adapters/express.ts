@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { BadRequestError, RawBodyUnavailableError } from "../errors.js";
 import { type ClerkUserSync, type SyncResponse, WEBHOOK_PATH } from "../sync.js";
-import { errorResponse, payloadTooLarge } from "./shared.js";
+import { errorResponse, methodNotAllowed, payloadTooLarge } from "./shared.js";
 
 /** Options of {@link clerkUserSyncExpress}. */
 export interface ClerkUserSyncExpressOptions {
@@ -71,8 +71,12 @@ export function clerkUserSyncExpress(
   }
 
   return (req, res, next) => {
-    if (req.method !== "POST" || pathname(req.url) !== path) {
+    if (pathname(req.url) !== path) {
       next();
+      return;
+    }
+    if (req.method !== "POST") {
+      send(res, methodNotAllowed());
       return;
     }
     answer(req).then((response) => send(res, response), next);

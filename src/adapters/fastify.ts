@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { ClerkUserSync } from "../sync.js";
 import { WEBHOOK_PATH } from "../sync.js";
-import { errorResponse } from "./shared.js";
+import { errorResponse, methodNotAllowed } from "./shared.js";
 
 /** Options of {@link clerkUserSyncFastify}. */
 export interface ClerkUserSyncFastifyOptions {
@@ -35,6 +35,14 @@ export const clerkUserSyncFastify: FastifyPluginAsync<ClerkUserSyncFastifyOption
     const body = Buffer.isBuffer(request.body) ? request.body : EMPTY;
     const response = await sync.handle({ body, headers: request.headers });
     return reply.code(response.status).headers(response.headers).send(response.body);
+  });
+  app.route({
+    method: ["GET", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    url: path,
+    handler: async (_request, reply) => {
+      const response = methodNotAllowed();
+      return reply.code(response.status).headers(response.headers).send(response.body);
+    },
   });
 };
 

@@ -1,4 +1,10 @@
-import { BadRequestError, InternalError, PayloadTooLargeError, SyncError } from "../errors.js";
+import {
+  BadRequestError,
+  InternalError,
+  MethodNotAllowedError,
+  PayloadTooLargeError,
+  SyncError,
+} from "../errors.js";
 import type { SyncResponse } from "../sync.js";
 
 /** The response for an error raised by a framework before the core saw the request (body too large, …). */
@@ -17,6 +23,12 @@ export function errorResponse(error: unknown): SyncResponse {
     headers: { "content-type": "application/json; charset=utf-8" },
     body: JSON.stringify({ code: failure.code, message: failure.message }),
   };
+}
+
+/** The webhook's answer to any method but POST: 405 with `Allow: POST`, from every adapter alike. */
+export function methodNotAllowed(): SyncResponse {
+  const response = errorResponse(new MethodNotAllowedError());
+  return { ...response, headers: { ...response.headers, allow: "POST" } };
 }
 
 /**

@@ -1,12 +1,6 @@
-import {
-  BadRequestError,
-  MethodNotAllowedError,
-  NotFoundError,
-  RawBodyUnavailableError,
-  SyncError,
-} from "../errors.js";
+import { BadRequestError, NotFoundError, RawBodyUnavailableError, SyncError } from "../errors.js";
 import type { ClerkUserSync, SyncResponse } from "../sync.js";
-import { errorResponse, payloadTooLarge } from "./shared.js";
+import { errorResponse, methodNotAllowed, payloadTooLarge } from "./shared.js";
 
 /** Options of {@link toWebHandler}. */
 export interface WebHandlerOptions {
@@ -46,8 +40,7 @@ export function toWebHandler(sync: ClerkUserSync, options: WebHandlerOptions = {
       }
     }
     if (request.method !== "POST") {
-      const response = errorResponse(new MethodNotAllowedError());
-      return toResponse({ ...response, headers: { ...response.headers, allow: "POST" } });
+      return toResponse(methodNotAllowed());
     }
     let body: Uint8Array;
     try {

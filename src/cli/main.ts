@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { ConfigError } from "../errors.js";
 import { duration } from "../service/config.js";
 import { pruneDeliveries } from "../store/users.js";
+import { describe } from "../sync.js";
 import { backfillCommand } from "./backfill.js";
 import { type Command, type Env, UsageError, withDatabase } from "./command.js";
 import { serve } from "./serve.js";
@@ -73,9 +74,15 @@ async function main(argv: string[], env: Env): Promise<number | undefined> {
       );
       return 2;
     }
-    process.stderr.write(`clerk-user-sync ${name}: ${(error as Error).message}\n`);
+    process.stderr.write(`clerk-user-sync ${name}: ${printable(error)}\n`);
     return 1;
   }
+}
+
+/** An error's message, unless it may quote stored data (see `describe`): then its class and SQLSTATE only. */
+function printable(error: unknown): string {
+  const { name, code, message } = describe(error);
+  return typeof message === "string" ? message : `${String(name)} (SQLSTATE ${String(code)})`;
 }
 
 const code = await main(process.argv.slice(2), process.env);

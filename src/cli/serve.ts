@@ -68,12 +68,18 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
       process.exit(1);
     }, config.shutdownTimeoutMs);
     clearInterval(pruneTimer);
-    await app.close();
-    await sync.close();
+    let code = 0;
+    try {
+      await app.close();
+      await sync.close();
+    } catch (error) {
+      logger.error({ error: describe(error) }, "shutdown failed");
+      code = 1;
+    }
     if (pidFile) rmSync(pidFile, { force: true });
     clearTimeout(deadline);
-    logger.info({}, "stopped");
-    process.exit(0);
+    logger.info({ code }, "stopped");
+    process.exit(code);
   };
   // `on`, not `once`: a second signal (a terminal and npm both forwarding it) must not kill the drain midway.
   process.on("SIGTERM", () => void stop("SIGTERM"));

@@ -89,13 +89,13 @@ function parse(env: Record<string, string | undefined>, webhooks: boolean): Serv
       bytes,
       'a size in bytes, like 1048576, "512kb" or "1mb"',
     ),
-    shutdownTimeoutMs: read("SHUTDOWN_TIMEOUT", 10_000, duration, 'a duration, like "10s" or "500ms"'),
+    shutdownTimeoutMs: read("SHUTDOWN_TIMEOUT", 10_000, timer, 'a duration up to 24d, like "10s" or "500ms"'),
     metricsToken: env.METRICS_TOKEN?.trim() || undefined,
     pruneIntervalMs: read(
       "PRUNE_INTERVAL",
       DAY,
-      (v) => (v === "off" ? 0 : duration(v)),
-      'a duration like "24h", or "off"',
+      (v) => (v === "off" ? 0 : timer(v)),
+      'a duration up to 24d, like "24h", or "off"',
     ),
     pruneOlderThanMs: read("PRUNE_OLDER_THAN", 30 * DAY, duration, 'a duration, like "30d"'),
   };
@@ -112,6 +112,14 @@ export function duration(value: string): number | undefined {
   const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(value.trim());
   if (!match) return undefined;
   return Math.round(Number(match[1]) * (UNITS[match[2] ?? "s"] ?? 1000));
+}
+
+/** Node's timers take at most 2^31 - 1 ms (24.8 days); a longer delay would fire at once, every millisecond. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function timer(value: string): number | undefined {
+  const ms = duration(value);
+  return ms !== undefined && ms <= MAX_TIMER_MS ? ms : undefined;
 }
 
 function bytes(value: string): number | undefined {
