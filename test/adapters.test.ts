@@ -23,6 +23,7 @@ type Send = (init: {
   body: RequestInit["body"];
   headers: Record<string, string>;
   duplex?: "half";
+  method?: string;
 }) => Promise<Answer>;
 
 const LIMIT = 64 * 1024;
@@ -234,7 +235,7 @@ describe.each(await backends())("adapters on $name", (backend) => {
   it("answers another method on the webhook path 405 method_not_allowed, from the service and the adapters", async () => {
     // Hono routes by itself (the app registered POST only), so it is not in this list.
     for (const name of ["service", "express before express.json()", "fastify", "bare Request"]) {
-      const answer = await send[name]?.({ method: "PUT", body: "{}" });
+      const answer = await send[name]?.({ method: "PUT", body: "{}", headers: {} });
       expect({ name, ...answer }).toEqual({
         name,
         status: 405,

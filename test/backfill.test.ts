@@ -1,16 +1,13 @@
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type BackfillOptions, backfill } from "../src/backfill/backfill.js";
 import { ClerkApi, type ClerkApiOptions } from "../src/backfill/clerk-api.js";
 import { ClerkApiError, PruneRefusedError } from "../src/backfill/errors.js";
 import { openDatabase } from "../src/db/database.js";
 import { backends } from "./support/backends.js";
+import { cli } from "./support/cli.js";
 import { type FakeClerk, fakeUser, fakeUsers, startFakeClerk } from "./support/fake-clerk.js";
 import { deletedEvent, userEvent } from "./support/fixtures.js";
 import { type Harness, openHarness } from "./support/harness.js";
-
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
 /** A clock that only moves when the code under test sleeps: waits are asserted, never waited. */
 function virtualTime() {
@@ -387,19 +384,3 @@ describe("the backfill command's configuration", () => {
     expect(result.stderr).not.toContain("productionKey0123456789");
   });
 });
-
-/** Runs the real CLI in a child process, with only the given variables (and PATH). */
-function cli(args: string[], env: Record<string, string>) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => (stdout += chunk));
-    child.stderr.on("data", (chunk) => (stderr += chunk));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}

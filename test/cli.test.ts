@@ -1,50 +1,16 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXAMPLES } from "../src/cli/examples.js";
 import { syncStatus } from "../src/cli/status.js";
 import { WEBHOOK_PATH } from "../src/index.js";
 import { backends } from "./support/backends.js";
+import { cli } from "./support/cli.js";
 import { clerkEvent, deletedEvent, userEvent } from "./support/fixtures.js";
 import { type Harness, openHarness } from "./support/harness.js";
 import { SECRETS } from "./support/sign.js";
-
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-
-/** What the CLI reads from the environment: never inherited from the developer's shell. */
-const CONFIG =
-  /^(DEV_|PROD_)?CLERK_|^(DATABASE_URL|DATA_DIR|PORT|HOST|LOG_LEVEL|METRICS_TOKEN|SHUTDOWN_TIMEOUT)$/;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `clerk-user-sync …` from the sources, as a child process, with only the given configuration. */
-function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !CONFIG.test(name)));
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
-    cwd: ROOT,
-    env: { ...base, ...env },
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk) => {
-    stdout += chunk;
-  });
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk;
-  });
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const SECRET_ENV = {
   DEV_CLERK_WEBHOOK_SECRET: SECRETS.development,

@@ -1,7 +1,7 @@
-import { execFile } from "node:child_process";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { pruneDeliveries } from "../src/store/users.js";
 import { backends } from "./support/backends.js";
+import { cli } from "./support/cli.js";
 import { type ClerkEvent, clerkEvent, deletedEvent, userEvent } from "./support/fixtures.js";
 import { CASES, session, T, U, v1, v2 } from "./support/guarantee-cases.js";
 import { type Harness, openHarness } from "./support/harness.js";
@@ -239,18 +239,6 @@ describe.each(await backends())("delivery guarantees on $name", (backend) => {
     );
   });
 });
-
-/** Runs the real CLI, as an operator would; its exit code and output. */
-function cli(args: string[], env: Record<string, string | undefined>) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "src/cli/main.ts", ...args],
-      { env: { ...process.env, ...env } },
-      (error, stdout, stderr) => resolve({ code: error ? (error.code as number) : 0, stdout, stderr }),
-    );
-  });
-}
 
 function sameMessage(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
   return a.svix_id === b.svix_id && a.environment === b.environment;
