@@ -27,13 +27,41 @@ export interface Database {
   query<Row>(text: string, params?: readonly unknown[]): Promise<Row[]>;
   /**
    * Several statements in one round trip (no parameters): the rows of each. After a failure the connection is
-   * discarded or rolled back, never reused inside a broken transaction.
+   * discarded or rolled back, never reused inside a broken transaction. The script may `execute` the `prepared`
+   * statements: each is prepared on a connection ahead of the first script there that names it (in the same round
+   * trip), so that PostgreSQL plans it once per connection instead of on every call.
    */
-  script(text: string): Promise<Record<string, unknown>[][]>;
+  script(text: string, prepared?: readonly PreparedStatement[]): Promise<Record<string, unknown>[][]>;
   /** Runs `fn` holding a session-level advisory lock: one migrator at a time across processes. */
   withLock<T>(key: number, fn: (orm: Orm) => Promise<T>): Promise<T>;
   /** Closes what this package opened; a pool or PGlite passed in stays open. */
   close(): Promise<void>;
+}
+
+/**
+ * A statement for {@link Database.script} to prepare once per connection.
+ *
+ * @example
+ * ```ts
+ * const count: PreparedStatement = { name: "count_of", parameters: ["jsonb"], text: "select jsonb_array_length($1)" };
+ * await db.script("execute count_of('[1, 2]')", [count]);
+ * ```
+ */
+export interface PreparedStatement {
+  /** Unique to its text: a connection that holds this name holds this statement. */
+  name: string;
+  /** The types of `$1`, `$2`, … */
+  parameters: readonly string[];
+  text: string;
+}
+
+/** The `prepare` statements for those of `statements` a connection does not hold yet. */
+function preparing(statements: readonly PreparedStatement[], held: ReadonlySet<string>): PreparedStatement[] {
+  return statements.filter((p) => !held.has(p.name));
+}
+
+function prepareText(statements: readonly PreparedStatement[]): string {
+  return statements.map((p) => `prepare ${p.name}(${p.parameters.join(", ")}) as ${p.text};\n`).join("");
 }
 
 /**
@@ -64,18 +92,24 @@ function isPool(value: unknown): boolean {
 function postgres(pool: pg.Pool, owned: boolean): Database {
   // An idle client dropped by the server (restart, failover) must not crash the process; the pool replaces it.
   pool.on("error", () => {});
+  // A client that failed is discarded, so what it held needs no forgetting.
+  const held = new WeakMap<pg.PoolClient, Set<string>>();
   return {
     dialect: "postgres",
     orm: drizzlePg(pool, { schema }) as unknown as Orm,
     async query(text, params) {
       return (await pool.query(text, params as unknown[])).rows;
     },
-    async script(text) {
+    async script(text, prepared = []) {
       const client = await checkout(pool);
       try {
-        const result = (await client.query(text)) as pg.QueryResult | pg.QueryResult[];
+        const names = held.get(client) ?? new Set<string>();
+        const missing = preparing(prepared, names);
+        const result = (await client.query(prepareText(missing) + text)) as pg.QueryResult | pg.QueryResult[];
+        for (const p of missing) names.add(p.name);
+        held.set(client, names);
         client.release();
-        return (Array.isArray(result) ? result : [result]).map((r) => r.rows);
+        return (Array.isArray(result) ? result : [result]).slice(missing.length).map((r) => r.rows);
       } catch (error) {
         client.release(true);
         throw error;
@@ -118,18 +152,31 @@ const checkedOut = new WeakSet<pg.PoolClient>();
 
 function pglite(db: PGlite, owned: boolean): Database {
   const orm = drizzlePglite(db, { schema }) as unknown as Orm;
+  const held = new Set<string>();
   return {
     dialect: "pglite",
     orm,
     async query(text, params) {
       return (await db.query<never>(text, params as unknown[])).rows;
     },
-    async script(text) {
+    async script(text, prepared = []) {
+      const missing = preparing(prepared, held);
       try {
-        return (await db.exec(text)).map((r) => r.rows as Record<string, unknown>[]);
+        const results = await db.exec(prepareText(missing) + text);
+        for (const p of missing) held.add(p.name);
+        return results.slice(missing.length).map((r) => r.rows as Record<string, unknown>[]);
       } catch (error) {
         // One connection for everything: leave no aborted transaction behind for the next caller.
         await db.exec("rollback").catch(() => {});
+        // Prepared statements outlive a rollback: learn which of ours this one created before it failed.
+        if (missing.length > 0) {
+          const { rows } = await db
+            .query<{ name: string }>("select name from pg_prepared_statements")
+            .catch(() => ({
+              rows: [],
+            }));
+          for (const { name } of rows) held.add(name);
+        }
         throw error;
       }
     },
