@@ -5,6 +5,7 @@ import { decode } from "./decode.js";
 import {
   ConfigError,
   InternalError,
+  InvalidSignatureError,
   PayloadTooLargeError,
   ShuttingDownError,
   type SignatureFailureReason,
@@ -139,9 +140,11 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
     ...options.writer,
     // PGlite is one connection, where a failed transaction must be rolled back before the next one begins.
     ...(database.dialect === "pglite" ? { concurrency: 1 } : {}),
-    onCommit: (size, seconds, ok) => observer.write?.(size, seconds, ok),
+    onCommit: (size, seconds, ok) => safely(() => observer.write?.(size, seconds, ok)),
   });
   let closing = false;
+  let active = 0;
+  const idle: (() => void)[] = [];
 
   async function handle(request: SyncRequest): Promise<SyncResponse> {
     const started = performance.now();
@@ -150,6 +153,7 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
       type: "unknown",
     };
     let svixId: string | undefined;
+    active++;
     try {
       await writer.admit();
       if (closing) throw new ShuttingDownError();
@@ -169,8 +173,11 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
         throw new StorageUnavailableError({ cause: error });
       }
       const seconds = (performance.now() - started) / 1000;
-      observer.delivery?.({ ...labels, outcome }, seconds);
-      logger.info({ svixId, ...labels, outcome, durationMs: round(seconds * 1000) }, "delivery");
+      // Committed: from here on, nothing may turn the answer into an error.
+      safely(() => {
+        observer.delivery?.({ ...labels, outcome }, seconds);
+        logger.info({ svixId, ...labels, outcome, durationMs: round(seconds * 1000) }, "delivery");
+      });
       if (options.onEvent) {
         const { environment, type, clerkUserId } = delivery;
         await notify(options.onEvent, { environment, type, outcome, svixId, clerkUserId, user: null });
@@ -178,18 +185,22 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
       return respond(200, { status: outcome, environment: delivery.environment, type: delivery.type });
     } catch (error) {
       const failure = error instanceof SyncError ? error : new InternalError({ cause: error });
-      if (!(error instanceof SyncError))
-        logger.error({ svixId, error: describe(error) }, "unexpected failure");
-      if ("reason" in failure) observer.signatureFailure?.(failure.reason as SignatureFailureReason);
       const seconds = (performance.now() - started) / 1000;
-      observer.delivery?.({ ...labels, outcome: "error" }, seconds);
-      if (failure.status < 500) {
-        logger.warn(
-          { svixId, ...labels, code: failure.code, durationMs: round(seconds * 1000) },
-          "delivery refused",
-        );
-      }
+      safely(() => {
+        if (!(error instanceof SyncError))
+          logger.error({ svixId, error: describe(error) }, "unexpected failure");
+        if (failure instanceof InvalidSignatureError) observer.signatureFailure?.(failure.reason);
+        observer.delivery?.({ ...labels, outcome: "error" }, seconds);
+        if (failure.status < 500) {
+          logger.warn(
+            { svixId, ...labels, code: failure.code, durationMs: round(seconds * 1000) },
+            "delivery refused",
+          );
+        }
+      });
       return respond(failure.status, { code: failure.code, message: failure.message });
+    } finally {
+      if (--active === 0) for (const resolve of idle.splice(0)) resolve();
     }
   }
 
@@ -216,6 +227,8 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
     listUsers: (listOptions) => listUsers(database, listOptions),
     async close() {
       closing = true;
+      // Every handle() in flight finishes first: its commit, its onEvent hook, its answer.
+      if (active > 0) await new Promise<void>((resolve) => idle.push(resolve));
       await writer.drained();
       await database.close();
     },
@@ -223,6 +236,13 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
     bodyLimit,
     logger,
   };
+}
+
+/** Metrics and logs must never change an answer: a throwing observer or logger is ignored. */
+function safely(fn: () => void): void {
+  try {
+    fn();
+  } catch {}
 }
 
 function respond(status: number, body: object): SyncResponse {

@@ -1,0 +1,106 @@
+import { describe, expect, it } from "vitest";
+import { type ClerkUserSyncOptions, createClerkUserSync, type SyncEvent } from "../src/index.js";
+import { backends } from "./support/backends.js";
+import { userEvent } from "./support/fixtures.js";
+import { SECRETS, svixHeaders } from "./support/sign.js";
+
+/** The core without any framework: `handle`, `listUsers`, `close`. */
+describe.each(await backends())("the core on $name", (backend) => {
+  async function open(options: Partial<ClerkUserSyncOptions>) {
+    const db = await backend.create();
+    const sync = await createClerkUserSync({
+      database: db.database,
+      dataDir: db.dataDir,
+      secrets: SECRETS,
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+      ...options,
+    });
+    return { sync, drop: () => db.drop() };
+  }
+  const request = (event: unknown, secret: string = SECRETS.development) => {
+    const body = JSON.stringify(event);
+    return { body, headers: { "content-type": "application/json", ...svixHeaders(body, { secret }) } };
+  };
+
+  it("answers 200 for a committed delivery even when the metrics observer and the logger throw", async () => {
+    const boom = () => {
+      throw new Error("observer down");
+    };
+    const { sync, drop } = await open({
+      observer: { delivery: boom, write: boom, signatureFailure: boom },
+      logger: { debug: boom, info: boom, warn: boom, error: boom },
+    });
+    try {
+      const res = await sync.handle(request(userEvent("user.created", { id: "user_observed" })));
+      expect(res.status).toBe(200);
+      expect(JSON.parse(res.body)).toMatchObject({ status: "applied" });
+      expect(await sync.getUser({ clerkUserId: "user_observed", environment: "development" })).toMatchObject({
+        clerkUserId: "user_observed",
+      });
+      const refused = await sync.handle(request(userEvent("user.created", {}), "whsec_c3RyYW5nZXI="));
+      expect(refused.status).toBe(401);
+    } finally {
+      await sync.close();
+      await drop();
+    }
+  });
+
+  it("close() waits for deliveries in flight, their onEvent hook included", async () => {
+    let release = () => {};
+    const seen: SyncEvent[] = [];
+    const { sync, drop } = await open({
+      onEvent: async (event) => {
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        seen.push(event);
+      },
+    });
+    const answer = sync.handle(request(userEvent("user.created", { id: "user_in_flight" })));
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the hook is waiting now
+    const closed = sync.close();
+    const late = await sync.handle(request(userEvent("user.created", { id: "user_late" })));
+    expect(late.status).toBe(503);
+    expect(JSON.parse(late.body)).toMatchObject({ code: "shutting_down" });
+    let finished = false;
+    void closed.then(() => {
+      finished = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(finished).toBe(false); // the hook still holds its delivery
+    release();
+    await closed;
+    expect((await answer).status).toBe(200);
+    expect(seen).toMatchObject([{ outcome: "applied", user: { clerkUserId: "user_in_flight" } }]);
+    await drop();
+  });
+
+  it("lists users page by page with a cursor, per environment or all", async () => {
+    const { sync, drop } = await open({});
+    try {
+      for (const [id, secret] of [
+        ["user_a", SECRETS.development],
+        ["user_b", SECRETS.development],
+        ["user_c", SECRETS.development],
+        ["user_a", SECRETS.production],
+      ] as const) {
+        expect((await sync.handle(request(userEvent("user.created", { id }), secret))).status).toBe(200);
+      }
+      const ids = (page: { users: { environment: string; clerkUserId: string }[] }) =>
+        page.users.map((u) => `${u.environment}:${u.clerkUserId}`);
+      const first = await sync.listUsers({ limit: 3 });
+      expect(ids(first)).toEqual(["development:user_a", "development:user_b", "development:user_c"]);
+      const second = await sync.listUsers({ limit: 3, cursor: first.nextCursor });
+      expect(ids(second)).toEqual(["production:user_a"]);
+      expect(second.nextCursor).toBeNull();
+      const dev = await sync.listUsers({ environment: "development", limit: 2 });
+      expect(ids(dev)).toEqual(["development:user_a", "development:user_b"]);
+      const rest = await sync.listUsers({ environment: "development", limit: 2, cursor: dev.nextCursor });
+      expect(ids(rest)).toEqual(["development:user_c"]);
+      await expect(sync.listUsers({ cursor: "garbage" })).rejects.toThrow(/invalid cursor/);
+    } finally {
+      await sync.close();
+      await drop();
+    }
+  });
+});
