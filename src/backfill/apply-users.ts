@@ -1,7 +1,6 @@
-import { randomBytes } from "node:crypto";
 import type { Database } from "../db/database.js";
 import { millis, storable, storableAsIs, userFields } from "../decode.js";
-import { literal } from "../store/apply.js";
+import { literal, lockedTransaction, quoted, userLockKey } from "../store/apply.js";
 import { ENVIRONMENTS, type Environment } from "../verify.js";
 import type { ClerkUser } from "./clerk-api.js";
 
@@ -56,36 +55,24 @@ export async function applyUsers(
       newest.set(user.id, i);
   });
   const rows = [...newest.values()].map((i) => toRow(users[i] as ClerkUser, i));
-  const keys = [...newest.keys()].map((id) => `${environment}:user:${id}`);
-  const results = await db.script(
-    `begin;
-select pg_advisory_xact_lock(k) from (
-  select distinct hashtextextended(key, 0) as k from jsonb_array_elements_text(${literal(keys)}::jsonb) as key
-  order by 1) as locks;
-${JUDGE_AND_WRITE.replace(/\$(ENV|USERS|ROWS)/g, (_, name: string) =>
-  name === "ENV"
-    ? `'${environment}'`
-    : name === "ROWS"
-      ? literal(rows)
-      : verbatim
-        ? quoted(json)
-        : literal(users),
-)};
-${dryRun ? "rollback" : "commit"};`,
+  const keys = [...newest.keys()].map((id) => userLockKey(environment, id));
+  const statement = JUDGE_AND_WRITE.replace(/\$(ENV|USERS|ROWS)/g, (_, name: string) =>
+    name === "ENV"
+      ? `'${environment}'`
+      : name === "ROWS"
+        ? literal(rows)
+        : verbatim
+          ? quoted(json)
+          : literal(users),
   );
-  const judged = results[2] as { o: number; result: UserResult }[] | undefined;
-  if (judged?.length !== rows.length) throw new Error("applyUsers: unexpected result shape");
+  const judged = (await lockedTransaction(db, keys, statement, { rollback: dryRun })) as {
+    o: number;
+    result: UserResult;
+  }[];
+  if (judged.length !== rows.length) throw new Error("applyUsers: unexpected result shape");
   // A repeated user's older copies changed nothing: the newest one decided.
   const byIndex = new Map(judged.map((r) => [r.o, r.result]));
   return users.map((_, i) => byIndex.get(i) ?? "stale");
-}
-
-/** `literal()` for text that is JSON already: the page as received. */
-function quoted(json: string): string {
-  let tag: string;
-  do tag = `$j${randomBytes(6).toString("hex")}$`;
-  while (json.includes(tag));
-  return `${tag}${json}${tag}`;
 }
 
 /** One user as the SQL reads it: the derived columns; `o` is its index in the page, whose element is the payload. */

@@ -1,5 +1,5 @@
 import type { Database } from "../db/database.js";
-import { literal } from "../store/apply.js";
+import { literal, lockedTransaction, userLockKey } from "../store/apply.js";
 import { ENVIRONMENTS, type Environment } from "../verify.js";
 
 /** What a prune would remove, and out of how many. */
@@ -56,17 +56,17 @@ export async function pruneUsers(
   if (!ENVIRONMENTS.includes(environment))
     throw new TypeError(`pruneUsers: unknown environment ${environment}`);
   if (ids.length === 0) return 0;
-  const keys = ids.map((id) => `${environment}:user:${id}`);
+  const keys = ids.map((id) => userLockKey(environment, id));
   const input = { e: environment, before: listingStartedAt, ids };
-  const results = await db.script(
-    `begin;
-select pg_advisory_xact_lock(k) from (
-  select distinct hashtextextended(key, 0) as k from jsonb_array_elements_text(${literal(keys)}::jsonb) as key
-  order by 1) as locks;
-${PRUNE.replace("$INPUT", () => literal(input))};
-${dryRun ? "rollback" : "commit"};`,
+  const rows = await lockedTransaction(
+    db,
+    keys,
+    PRUNE.replace("$INPUT", () => literal(input)),
+    {
+      rollback: dryRun,
+    },
   );
-  const pruned = (results[2] as { pruned: number }[] | undefined)?.[0]?.pruned;
+  const pruned = (rows as { pruned: number }[])[0]?.pruned;
   if (typeof pruned !== "number") throw new Error("pruneUsers: unexpected result shape");
   return pruned;
 }

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Database, PreparedStatement } from "../db/database.js";
 import { type Delivery, storableAsIs } from "../decode.js";
+import type { Environment } from "../verify.js";
 
 /**
  * What a delivery did, part of the HTTP contract:
@@ -37,20 +38,51 @@ export async function applyBatch(db: Database, deliveries: readonly Applicable[]
     ...new Set(
       deliveries.flatMap((d) => {
         const message = `${d.environment}:message:${d.svixId}`;
-        return d.clerkUserId === null ? [message] : [message, `${d.environment}:user:${d.clerkUserId}`];
+        return d.clerkUserId === null ? [message] : [message, userLockKey(d.environment, d.clerkUserId)];
       }),
     ),
   ];
+  const outcomes = (await lockedTransaction(
+    db,
+    keys,
+    `execute ${APPLY.name}(${quoted(deliveries.map(toRow).join(","), "[", "]")})`,
+    { prepared: [APPLY] },
+  )) as { o: number; outcome: Outcome }[];
+  if (outcomes.length !== deliveries.length) throw new Error("apply: unexpected result shape");
+  return outcomes.sort((a, b) => a.o - b.o).map((r) => r.outcome);
+}
+
+/** The advisory-lock key of one user: webhook deliveries and the backfill take the same one. */
+export function userLockKey(environment: Environment, clerkUserId: string): string {
+  return `${environment}:user:${clerkUserId}`;
+}
+
+/**
+ * One transaction in one round trip: the advisory locks of `keys` (sorted, in their own statement, so that the
+ * next statement's snapshot sees whatever a competing holder committed), then `statement`, then commit (or, for a
+ * dry run, rollback). Resolves with the statement's rows.
+ *
+ * @example
+ * ```ts
+ * const rows = await lockedTransaction(db, [userLockKey("production", id)], "delete from users where …");
+ * ```
+ */
+export async function lockedTransaction(
+  db: Database,
+  keys: readonly string[],
+  statement: string,
+  { rollback = false, prepared = [] }: { rollback?: boolean; prepared?: readonly PreparedStatement[] } = {},
+): Promise<Record<string, unknown>[]> {
   const results = await db.script(
     `begin;
 execute ${LOCK.name}(${literal(keys)});
-execute ${APPLY.name}(${quoted(deliveries.map(toRow).join(","), "[", "]")});
-commit;`,
-    STATEMENTS,
+${statement};
+${rollback ? "rollback" : "commit"};`,
+    [LOCK, ...prepared],
   );
-  const outcomes = results[2] as { o: number; outcome: Outcome }[] | undefined;
-  if (outcomes?.length !== deliveries.length) throw new Error("apply: unexpected result shape");
-  return outcomes.sort((a, b) => a.o - b.o).map((r) => r.outcome);
+  const rows = results[2];
+  if (!rows) throw new Error("lockedTransaction: unexpected result shape");
+  return rows;
 }
 
 /**
@@ -99,7 +131,7 @@ export function literal(value: unknown): string {
  * JSON text as a dollar-quoted literal, `open` and `close` around it. The search for a free tag runs on the text as
  * given: wrapped first, a batch would be copied once more, only to be searched.
  */
-function quoted(json: string, open = "", close = ""): string {
+export function quoted(json: string, open = "", close = ""): string {
   let tag: string;
   do tag = `$j${TAG_PREFIX}${(tags++).toString(36)}$`;
   while (json.includes(tag));
@@ -196,5 +228,3 @@ logged as (
 )
 select i.o, coalesce(j.outcome, 'duplicate') as outcome from input i left join judged j on j.o = i.o`,
 );
-
-const STATEMENTS = [LOCK, APPLY];
