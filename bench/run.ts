@@ -65,7 +65,10 @@ const server = await BenchServer.start(
     ],
   },
   await freePort(),
-);
+).catch(async (error: unknown) => {
+  await dropDatabase();
+  throw error;
+});
 
 let exitCode = 0;
 try {
@@ -127,11 +130,15 @@ try {
   console.error(`bench failed: ${(error as Error).message} (server log: ${join(scratch, "server.log")})`);
 } finally {
   await server.stop();
-  if (database.url)
-    await admin(`drop database if exists ${new URL(database.url).pathname.slice(1)} with (force)`);
+  await dropDatabase();
 }
 if (exitCode === 0 && !args.profile) rmSync(scratch, { recursive: true, force: true });
 process.exit(exitCode);
+
+async function dropDatabase(): Promise<void> {
+  if (database.url)
+    await admin(`drop database if exists ${new URL(database.url).pathname.slice(1)} with (force)`);
+}
 
 async function createDatabase(): Promise<string> {
   const name = `clerk_bench_${randomBytes(4).toString("hex")}`;
