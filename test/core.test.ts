@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import { describe, expect, it } from "vitest";
 import { type ClerkUserSyncOptions, createClerkUserSync, type SyncEvent } from "../src/index.js";
 import { backends } from "./support/backends.js";
@@ -101,6 +102,33 @@ describe.each(await backends())("the core on $name", (backend) => {
     } finally {
       await sync.close();
       await drop();
+    }
+  });
+});
+
+describe("a database that accepts connections but never answers", () => {
+  it("fails the delivery with 503 storage_unavailable instead of holding it", async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => {
+      sockets.push(socket);
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const { port } = silent.address() as AddressInfo;
+    const sync = await createClerkUserSync({
+      database: `postgres://postgres@127.0.0.1:${port}/none`,
+      secrets: SECRETS,
+      migrate: false,
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
+    });
+    try {
+      const body = JSON.stringify(userEvent("user.created", {}));
+      const res = await sync.handle({ body, headers: svixHeaders(body, { secret: SECRETS.development }) });
+      expect(res.status).toBe(503);
+      expect(JSON.parse(res.body)).toMatchObject({ code: "storage_unavailable" });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await sync.close();
+      await new Promise((resolve) => silent.close(resolve));
     }
   });
 });

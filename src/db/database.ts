@@ -74,7 +74,11 @@ function prepareText(statements: readonly PreparedStatement[]): string {
  */
 export async function openDatabase(option: DatabaseOption, { dataDir = "./.data" } = {}): Promise<Database> {
   if (option instanceof pg.Pool || isPool(option)) return postgres(option as pg.Pool, false);
-  if (typeof option === "string") return postgres(new pg.Pool({ connectionString: option, max: 10 }), true);
+  if (typeof option === "string") {
+    // A database that accepts connections but never answers must fail a delivery (503, Svix retries) well within
+    // Svix's 15 s, rather than hold it until Svix gives up on the attempt.
+    return postgres(new pg.Pool({ connectionString: option, max: 10, connectionTimeoutMillis: 5_000 }), true);
+  }
   if (option === undefined) {
     if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
     const db = new PGlite(dataDir);
