@@ -1,3 +1,4 @@
+import { errorResponse } from "./adapters/shared.js";
 import { type Database, type DatabaseOption, openDatabase } from "./db/database.js";
 import { migrate as applyMigrations } from "./db/migrate.js";
 import type { UserRow } from "./db/schema.js";
@@ -100,6 +101,11 @@ export interface ClerkUserSync {
   readonly database: Database;
   readonly bodyLimit: number;
   readonly logger: Logger;
+  /**
+   * The answer to a delivery an adapter refused before the core could read it (a body over the limit, bytes a
+   * parser consumed, a request that broke off), logged and counted like any refusal.
+   */
+  refuse(error: unknown): SyncResponse;
 }
 
 /**
@@ -235,6 +241,17 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
     database,
     bodyLimit,
     logger,
+    refuse(error) {
+      const response = errorResponse(error);
+      const code = (JSON.parse(response.body) as { code: string }).code;
+      safely(() => {
+        observer.delivery?.({ environment: "unknown", type: "unknown", outcome: "error" }, 0);
+        if (response.status < 500)
+          logger.warn({ environment: "unknown", type: "unknown", code }, "delivery refused");
+        else logger.error({ code, error: describe(error) }, "delivery refused");
+      });
+      return response;
+    },
   };
 }
 

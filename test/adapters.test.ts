@@ -246,6 +246,7 @@ describe.each(await backends())("adapters on $name", (backend) => {
   });
 
   it("refuses a chunked body over the limit (no content-length) with the same 413 everywhere", async () => {
+    const from = h.logs.length;
     const { body, headers } = delivery(huge);
     const chunked = (): ReadableStream<Uint8Array> =>
       new ReadableStream({
@@ -264,6 +265,12 @@ describe.each(await backends())("adapters on $name", (backend) => {
     }
     expect(messages.size).toBe(1);
     expect(await h.users()).toEqual([]);
+    // Refused before the core read them, they are still logged as refusals, like every 4xx.
+    const refused = h.logs
+      .slice(from)
+      .map((line) => JSON.parse(line) as { msg?: string; code?: string })
+      .filter((l) => l.msg === "delivery refused" && l.code === "payload_too_large");
+    expect(refused).toHaveLength(1 + CONSISTENT.length);
   });
 
   it("a web handler with a path answers 404 elsewhere and 405 to other methods; a read body is refused", async () => {

@@ -62,11 +62,12 @@ export function clerkUserSyncExpress(
           warned = true;
           sync.logger.warn({ path }, MISORDERED);
         }
+        // Logged once above, not on every delivery: the fix is the same for all of them.
         return errorResponse(new RawBodyUnavailableError(MISORDERED));
       }
       return await sync.handle({ body, headers: req.headers });
     } catch (error) {
-      return errorResponse(error);
+      return sync.refuse(error);
     }
   }
 

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { ClerkUserSync } from "../sync.js";
 import { WEBHOOK_PATH } from "../sync.js";
-import { errorResponse, methodNotAllowed } from "./shared.js";
+import { methodNotAllowed } from "./shared.js";
 
 /** Options of {@link clerkUserSyncFastify}. */
 export interface ClerkUserSyncFastifyOptions {
@@ -28,7 +28,7 @@ export const clerkUserSyncFastify: FastifyPluginAsync<ClerkUserSyncFastifyOption
     done(null, body),
   );
   app.setErrorHandler((error, _request, reply) => {
-    const response = errorResponse(error);
+    const response = sync.refuse(error);
     return reply.code(response.status).headers(response.headers).send(response.body);
   });
   app.post(path, async (request, reply) => {

@@ -46,7 +46,7 @@ export function toWebHandler(sync: ClerkUserSync, options: WebHandlerOptions = {
     try {
       body = await readBody(request, sync.bodyLimit);
     } catch (error) {
-      return toResponse(errorResponse(error));
+      return toResponse(sync.refuse(error));
     }
     return toResponse(await sync.handle({ body, headers: request.headers }));
   };
