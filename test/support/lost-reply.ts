@@ -1,4 +1,5 @@
 import { connect, createServer, type Server, type Socket } from "node:net";
+import { listenInFront } from "./proxy.js";
 
 /**
  * A TCP proxy in front of PostgreSQL that can lose the reply to a COMMIT: the server has committed, the client
@@ -51,13 +52,9 @@ export async function lostReplyProxy(upstreamUrl: string): Promise<LostReplyProx
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const url = new URL(upstreamUrl);
-  url.hostname = "127.0.0.1";
-  url.port = String(typeof address === "object" && address ? address.port : 0);
+  const url = await listenInFront(server, upstreamUrl);
   return {
-    url: url.toString(),
+    url,
     loseNextCommit() {
       armed = true;
     },

@@ -32,13 +32,9 @@ export async function faultyProxy(upstreamUrl: string): Promise<FaultyProxy> {
     client.on("close", () => target.destroy());
     target.on("close", () => client.destroy());
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const url = new URL(upstreamUrl);
-  url.hostname = "127.0.0.1";
-  url.port = String(typeof address === "object" && address ? address.port : 0);
+  const url = await listenInFront(server, upstreamUrl);
   return {
-    url: url.toString(),
+    url,
     cut(mode) {
       refusing = mode === "refuse";
       for (const s of sockets) s.destroy();
@@ -51,4 +47,14 @@ export async function faultyProxy(upstreamUrl: string): Promise<FaultyProxy> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Listens on a free loopback port and returns `upstreamUrl` rewritten to go through it. */
+export async function listenInFront(server: Server, upstreamUrl: string): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  const url = new URL(upstreamUrl);
+  url.hostname = "127.0.0.1";
+  url.port = String(typeof address === "object" && address ? address.port : 0);
+  return url.toString();
 }
