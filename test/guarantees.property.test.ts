@@ -10,7 +10,6 @@ import {
   TOMBSTONES_AS_EXPECTED,
   USERS_AS_EXPECTED,
 } from "./support/histories.js";
-import { SECRETS, svixHeaders } from "./support/sign.js";
 
 /**
  * Whatever the order, the duplicates and the batching, the tables end as if each user's history had been applied
@@ -27,19 +26,6 @@ describe.each(await backends())("eventual state on $name", (backend) => {
 
   const query = (sql: string) => h.sync.database.query<Record<string, unknown>>(sql);
   const post = (d: Delivery) => h.post(d.event, { env: d.env, id: d.id });
-  /**
-   * The same signed bytes straight into the core, for PGlite: its transactions run without yielding to the event
-   * loop, so each HTTP request finds the writer idle again and nothing would ever be batched.
-   */
-  async function handle(d: Delivery) {
-    const body = JSON.stringify(d.event);
-    const res = await h.sync.handle({
-      body,
-      headers: svixHeaders(body, { secret: SECRETS[d.env], id: d.id }),
-    });
-    return { status: res.status, body: JSON.parse(res.body) as Record<string, unknown> };
-  }
-
   const scenario = histories(2, 5).chain((list) =>
     fc.record({
       list: fc.constant(list),
@@ -58,8 +44,7 @@ describe.each(await backends())("eventual state on $name", (backend) => {
           const size = chunks[c % chunks.length] ?? 1;
           const chunk = sends.slice(at, at + size);
           at += size;
-          const core = backend.name === "pglite" && chunk.length > 1;
-          const responses = await Promise.all(chunk.map((d) => (core ? handle(d) : post(d))));
+          const responses = await Promise.all(chunk.map(post));
           for (const [i, res] of responses.entries()) {
             const d = chunk[i] as Delivery;
             expect(res.status).toBe(200);

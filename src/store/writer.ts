@@ -25,8 +25,9 @@ interface Pending {
 }
 
 /**
- * Group commit. A delivery that finds the writer idle is committed at once, alone, with no waiting; deliveries
- * that arrive while a transaction is in flight queue up and go together in the next one. Each caller's promise
+ * Group commit. A delivery that finds the writer idle starts a transaction at the end of the event loop's turn,
+ * together with whatever else was read in that turn (no timer: a lone delivery goes alone at once); deliveries that
+ * arrive while a transaction is in flight queue up and go together in the next one. Each caller's promise
  * settles only after its own delivery's transaction has committed (or failed). A batch that fails is retried
  * delivery by delivery, so one bad event cannot fail the others.
  *
@@ -48,6 +49,7 @@ export class Writer {
   readonly #onCommit: NonNullable<WriterOptions["onCommit"]>;
   #queue: Pending[] = [];
   #inFlight = 0;
+  #scheduled = false;
   #idle: (() => void)[] = [];
   #admissions: (() => void)[] = [];
 
@@ -63,6 +65,20 @@ export class Writer {
   write(delivery: Delivery): Promise<Outcome> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ delivery, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /**
+   * Starts a transaction when the event loop has read what arrived with this delivery, not at once: deliveries
+   * read in the same turn go together. On PGlite, whose transactions run synchronously, no batch could form
+   * otherwise. A lone delivery waits for no timer, only for the end of the turn.
+   */
+  #schedule(): void {
+    if (this.#scheduled || this.#inFlight >= this.#concurrency) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
       this.#flush();
     });
   }
