@@ -104,6 +104,37 @@ describe.each(await backends())("the core on $name", (backend) => {
       await drop();
     }
   });
+
+  it("updates a user within its page, which keeps room for the new version (HOT: no index entries written)", async () => {
+    const { sync, drop } = await open({});
+    // About 1.5 kB a row: five fill a page to the brim, three fill 70 % of it.
+    const event = (n: number, version: number) =>
+      userEvent("user.updated", {
+        id: `user_page_${n}`,
+        updated_at: version,
+        public_metadata: { note: "x".repeat(1000) },
+      });
+    const page = async () => {
+      const [row] = await sync.database.query<{ ctid: string }>(
+        "select ctid::text from users where clerk_user_id = 'user_page_0'",
+      );
+      return row?.ctid.replace(/^\((\d+),\d+\)$/, "$1");
+    };
+    try {
+      for (let n = 0; n < 10; n++) {
+        expect(JSON.parse((await sync.handle(request(event(n, 1)))).body)).toMatchObject({
+          status: "applied",
+        });
+      }
+      const before = await page();
+      expect(before).toBe("0");
+      expect(JSON.parse((await sync.handle(request(event(0, 2)))).body)).toMatchObject({ status: "applied" });
+      expect(await page()).toBe(before);
+    } finally {
+      await sync.close();
+      await drop();
+    }
+  });
 });
 
 describe("a database that accepts connections but never answers", () => {
