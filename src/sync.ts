@@ -24,6 +24,9 @@ export const WEBHOOK_PATH = "/api/user/webhook/clerk";
 /** The largest body taken by default: 1 MiB. */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
+/** How long a statement of a delivery's transaction may run by default: 5 s. */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
+
 /** A pino-compatible logger; only these four methods are used. */
 export interface Logger {
   debug(obj: object, msg?: string): void;
@@ -70,6 +73,13 @@ export interface ClerkUserSyncOptions {
   clock?: () => Date;
   /** Largest body taken, in bytes (1 MiB). */
   bodyLimit?: number;
+  /**
+   * The longest a statement of a delivery's transaction may run, in ms (5 s). One that waits longer, for a users
+   * row your app keeps locked, say, is cancelled: its batch is retried delivery by delivery, the others commit, and
+   * the one still waiting is answered 503 after twice this, within Svix's 15 s, instead of holding every delivery
+   * behind it.
+   */
+  statementTimeout?: number;
   /** Group-commit tuning. */
   writer?: Omit<WriterOptions, "onCommit">;
   /** Metrics hooks. */
@@ -128,6 +138,9 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   if (!Number.isSafeInteger(bodyLimit) || bodyLimit <= 0)
     problems.push("bodyLimit must be a positive integer");
+  const statementTimeout = options.statementTimeout ?? DEFAULT_STATEMENT_TIMEOUT_MS;
+  if (!Number.isSafeInteger(statementTimeout) || statementTimeout <= 0)
+    problems.push("statementTimeout must be a positive integer (milliseconds)");
   if (problems.length > 0) throw new ConfigError(problems);
 
   const logger = options.logger ?? consoleLogger;
@@ -142,7 +155,7 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
       throw error;
     }
   }
-  const writer = new Writer((batch) => applyBatch(database, batch), {
+  const writer = new Writer((batch) => applyBatch(database, batch, { timeoutMs: statementTimeout }), {
     ...options.writer,
     // PGlite is one connection, where a failed transaction must be rolled back before the next one begins.
     ...(database.dialect === "pglite" ? { concurrency: 1 } : {}),

@@ -137,6 +137,19 @@ describe.each(await backends())("the core on $name", (backend) => {
   });
 });
 
+describe("options", () => {
+  it("refuses a bodyLimit or statementTimeout that is not a positive integer, naming every problem", async () => {
+    const created = createClerkUserSync({ secrets: SECRETS, bodyLimit: -1, statementTimeout: 0.5 });
+    await expect(created).rejects.toMatchObject({
+      code: "invalid_config",
+      problems: [
+        "bodyLimit must be a positive integer",
+        "statementTimeout must be a positive integer (milliseconds)",
+      ],
+    });
+  });
+});
+
 describe("a database that accepts connections but never answers", () => {
   it("fails the delivery with 503 storage_unavailable instead of holding it", async () => {
     const sockets: Socket[] = [];

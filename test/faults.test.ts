@@ -84,13 +84,23 @@ describe.runIf(postgres)("PostgreSQL failing under a stream of deliveries", () =
     const healthy = messages("healthy", 15);
     expect((await record(healthy)).map((r) => r.status)).toEqual(healthy.map(() => 200));
 
-    // Cut every connection while a batch is in flight: the first answer comes back alone, the rest were
-    // queued behind it and are being committed together when the cut lands.
+    // Cut every connection while a batch is in flight. The first delivery's transaction waits for an advisory
+    // lock held here while the others queue behind it; let go, it commits, the others go out together as the
+    // next transaction, and the cut lands on that one.
     const cut = messages("cut", 15);
-    const sent = cut.map(post);
-    await Promise.race(sent);
+    const [first, ...rest] = cut as [Message, ...Message[]];
+    const lock = [`development:user:${first.event.data.id}`];
+    await setup.direct().query("select pg_advisory_lock(hashtextextended($1, 0))", lock);
+    const sentFirst = post(first);
+    const waiting = "select 1 from pg_locks where locktype = 'advisory' and not granted";
+    while ((await setup.direct().query(waiting)).rowCount === 0) await new Promise((r) => setTimeout(r, 5));
+    const sentRest = rest.map(post);
+    await new Promise((r) => setTimeout(r, 50));
+    await setup.direct().query("select pg_advisory_unlock(hashtextextended($1, 0))", lock);
+    await sentFirst;
     proxy.cut("terminate");
-    await record(cut, sent);
+    const cutAnswers = await record(cut, [sentFirst, ...sentRest]);
+    expect(cutAnswers[0]?.status).toBe(200);
 
     const refused = messages("refused", 10);
     proxy.cut("refuse");
@@ -152,6 +162,64 @@ describe.runIf(postgres)("a COMMIT whose answer is lost", () => {
     expect(await rows()).toEqual([{ clerk_user_id: m.event.data.id }]);
     const log = await setup.direct().query("select svix_id, outcome from webhook_deliveries");
     expect(log.rows).toEqual([{ svix_id: m.id, outcome: "applied" }]);
+  });
+});
+
+describe.runIf(postgres)("a users row the application keeps locked", () => {
+  let h: Harness;
+  let app: pg.Client;
+  beforeAll(async () => {
+    const db = await (postgres as Backend).create();
+    app = new pg.Client({ connectionString: db.database as string });
+    await app.connect();
+    const backend: Backend = {
+      name: "postgres",
+      create: async () => ({
+        ...db,
+        drop: async () => {
+          await app.end();
+          await db.drop();
+        },
+      }),
+    };
+    h = await openHarness(backend, { logLevel: "silent", statementTimeout: 300 });
+  });
+  afterAll(() => h.close());
+
+  it("fails only the delivery that waits for it, 503 after the statement timeout; the rest of its batch commits", async () => {
+    const T = 1_700_000_000_000;
+    const updated = (version: number) =>
+      userEvent("user.updated", { id: "user_locked", updated_at: T + version });
+    expect((await h.post(updated(1))).status).toBe(200);
+    await app.query("begin");
+    await app.query("select * from users where clerk_user_id = 'user_locked' for update");
+    try {
+      // Read in the same turn, the two share a transaction, which waits for the lock until the timeout.
+      const [blocked, free] = await Promise.all([
+        h.post(updated(2)),
+        h.post(userEvent("user.created", { id: "user_free" })),
+      ]);
+      expect([blocked?.status, blocked?.body]).toEqual([503, UNAVAILABLE]);
+      expect(free?.body).toEqual({ status: "applied", environment: "development", type: "user.created" });
+    } finally {
+      await app.query("rollback");
+    }
+    const versions = async () =>
+      (await app.query("select clerk_user_id, clerk_updated_at from users order by 1")).rows.map((u) => [
+        u.clerk_user_id,
+        u.clerk_updated_at.getTime(),
+      ]);
+    expect(await versions()).toEqual([
+      ["user_free", expect.any(Number)],
+      ["user_locked", T + 1],
+    ]);
+
+    // Once the application lets go, Svix's retry applies.
+    expect((await h.post(updated(2))).body).toMatchObject({ status: "applied" });
+    expect(await versions()).toEqual([
+      ["user_free", expect.any(Number)],
+      ["user_locked", T + 2],
+    ]);
   });
 });
 

@@ -33,7 +33,11 @@ export type Applicable = Delivery & { readonly body?: string };
  * (no parameter escaping, whatever `standard_conforming_strings` says). Both statements are prepared once per
  * connection: planning the second one took PostgreSQL longer than executing it for a batch of 30.
  */
-export async function applyBatch(db: Database, deliveries: readonly Applicable[]): Promise<Outcome[]> {
+export async function applyBatch(
+  db: Database,
+  deliveries: readonly Applicable[],
+  { timeoutMs }: { timeoutMs?: number } = {},
+): Promise<Outcome[]> {
   const keys = [
     ...new Set(
       deliveries.flatMap((d) => {
@@ -46,7 +50,7 @@ export async function applyBatch(db: Database, deliveries: readonly Applicable[]
     db,
     keys,
     `execute ${APPLY.name}(${quoted(deliveries.map(toRow).join(","), "[", "]")})`,
-    { prepared: [APPLY] },
+    { prepared: [APPLY], timeoutMs },
   )) as { o: number; outcome: Outcome }[];
   if (outcomes.length !== deliveries.length) throw new Error("apply: unexpected result shape");
   return outcomes.sort((a, b) => a.o - b.o).map((r) => r.outcome);
@@ -60,7 +64,8 @@ export function userLockKey(environment: Environment, clerkUserId: string): stri
 /**
  * One transaction in one round trip: the advisory locks of `keys` (sorted, in their own statement, so that the
  * next statement's snapshot sees whatever a competing holder committed), then `statement`, then commit (or, for a
- * dry run, rollback). Resolves with the statement's rows.
+ * dry run, rollback). Resolves with the statement's rows. With `timeoutMs`, a statement that runs longer (waiting
+ * for a lock held elsewhere, a stalled disk) is cancelled and the transaction fails (SQLSTATE 57014).
  *
  * @example
  * ```ts
@@ -71,16 +76,22 @@ export async function lockedTransaction(
   db: Database,
   keys: readonly string[],
   statement: string,
-  { rollback = false, prepared = [] }: { rollback?: boolean; prepared?: readonly PreparedStatement[] } = {},
+  {
+    rollback = false,
+    prepared = [],
+    timeoutMs,
+  }: { rollback?: boolean; prepared?: readonly PreparedStatement[]; timeoutMs?: number | undefined } = {},
 ): Promise<Record<string, unknown>[]> {
-  const results = await db.script(
-    `begin;
-execute ${LOCK.name}(${literal(keys)});
-${statement};
-${rollback ? "rollback" : "commit"};`,
-    [LOCK, ...prepared],
-  );
-  const rows = results[2];
+  const timeout = timeoutMs === undefined ? [] : [`set local statement_timeout = ${Math.ceil(timeoutMs)}`];
+  const statements = [
+    "begin",
+    ...timeout,
+    `execute ${LOCK.name}(${literal(keys)})`,
+    statement,
+    rollback ? "rollback" : "commit",
+  ];
+  const results = await db.script(`${statements.join(";\n")};`, [LOCK, ...prepared]);
+  const rows = results[statements.length - 2];
   if (!rows) throw new Error("lockedTransaction: unexpected result shape");
   return rows;
 }
