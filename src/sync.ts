@@ -76,7 +76,7 @@ export interface ClerkUserSyncOptions {
   /**
    * The longest a statement of a delivery's transaction may run, in ms (5 s). One that waits longer, for a users
    * row your app keeps locked, say, is cancelled: its batch is retried delivery by delivery, the others commit, and
-   * the one still waiting is answered 503 after twice this, within Svix's 15 s, instead of holding every delivery
+   * the one still waiting is answered 503 after about twice this, within Svix's 15 s, instead of holding every delivery
    * behind it.
    */
   statementTimeout?: number;

@@ -30,8 +30,8 @@ const PRIMER: Send = { event: created("user_primer", 1000) };
 
 /**
  * The group commit as its callers see it: deliveries that queue behind a transaction share the next one and are
- * decided exactly as if they had come one by one, a delivery the database refuses fails alone, and a delivery
- * that finds the writer idle is committed alone.
+ * decided exactly as if they had come one by one, a delivery the database refuses fails alone, and a lone
+ * delivery that finds the writer idle is committed at once, alone.
  */
 describe.each(await backends())("group commit on $name", (backend) => {
   let h: Harness;
