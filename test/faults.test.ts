@@ -166,27 +166,16 @@ describe.runIf(postgres)("a COMMIT whose answer is lost", () => {
 });
 
 describe.runIf(postgres)("a users row the application keeps locked", () => {
+  // No proxy in between: `direct` is the application's own connection.
+  const setup = proxied(async (url) => ({ url, close: async () => {} }));
   let h: Harness;
-  let app: pg.Client;
   beforeAll(async () => {
-    const db = await (postgres as Backend).create();
-    app = new pg.Client({ connectionString: db.database as string });
-    await app.connect();
-    const backend: Backend = {
-      name: "postgres",
-      create: async () => ({
-        ...db,
-        drop: async () => {
-          await app.end();
-          await db.drop();
-        },
-      }),
-    };
-    h = await openHarness(backend, { logLevel: "silent", statementTimeout: 300 });
+    h = await openHarness(setup.backend, { logLevel: "silent", statementTimeout: 300 });
   });
   afterAll(() => h.close());
 
   it("fails only the delivery that waits for it, 503 after the statement timeout; the rest of its batch commits", async () => {
+    const app = setup.direct();
     const T = 1_700_000_000_000;
     const updated = (version: number) =>
       userEvent("user.updated", { id: "user_locked", updated_at: T + version });

@@ -94,7 +94,7 @@ describe.each(await backends())("group commit on $name", (backend) => {
     ["user.updated", "stale"],
   ].map(([type, status]) => ({ status: 200, body: { status, environment: "development", type } }));
 
-  it("commits what queues behind a transaction together, deciding each event as if they came one by one", async () => {
+  it("commits what arrives together in one transaction, deciding each event as if they came one by one", async () => {
     expect(await atOnce(historyInOneBatch)).toEqual(outcomes);
     // All were read in the same turn of the event loop, so they shared one transaction.
     expect(writes).toEqual([{ size: historyInOneBatch.length, ok: true }]);
@@ -118,6 +118,18 @@ describe.each(await backends())("group commit on $name", (backend) => {
       users: await query(USERS_AS_EXPECTED),
       tombstones: await query(TOMBSTONES_AS_EXPECTED),
     }).toEqual(batched);
+  });
+
+  it("queues what arrives while a transaction is in flight, and commits it together in the next one", async () => {
+    const first = atOnce([PRIMER]);
+    // Two turns of the event loop: the first delivery's transaction has been sent.
+    for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+    const rest = atOnce(historyInOneBatch.slice(1));
+    expect([...(await first), ...(await rest)]).toEqual(outcomes);
+    expect(writes).toEqual([
+      { size: 1, ok: true },
+      { size: historyInOneBatch.length - 1, ok: true },
+    ]);
   });
 
   it("fails only the delivery the database refuses (503); the rest of its batch commits (200)", async () => {
