@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Delivery } from "../src/decode.js";
+import { Writer } from "../src/store/writer.js";
 import { backends } from "./support/backends.js";
 import { type ClerkEvent, deletedEvent, userEvent } from "./support/fixtures.js";
 import { type Harness, openHarness } from "./support/harness.js";
@@ -209,3 +211,38 @@ describe.each(await backends())("group commit on $name", (backend) => {
     ]);
   });
 });
+
+describe("the writer's hand-over between transactions", () => {
+  it("sends the next batch before it answers the callers of the last one, even through a next-tick hand-off", async () => {
+    const log: string[] = [];
+    let release: (() => void) | undefined;
+    const writer = new Writer(async (batch) => {
+      // pg-pool hands out its connection on the next tick, after the promise reactions queued before it.
+      await new Promise((resolve) => process.nextTick(resolve));
+      log.push(`sent ${batch.map((d) => d.svixId).join(",")}`);
+      if (batch[0]?.svixId === "a") await new Promise<void>((resolve) => (release = resolve));
+      return batch.map(() => "applied" as const);
+    });
+    const first = writer.write(delivery("a")).then(() => log.push("answered a"));
+    await until(() => release !== undefined);
+    const queued = writer.write(delivery("b")).then(() => log.push("answered b"));
+    release?.();
+    await Promise.all([first, queued]);
+    expect(log).toEqual(["sent a", "sent b", "answered a", "answered b"]);
+  });
+});
+
+function delivery(svixId: string): Delivery {
+  return {
+    environment: "development",
+    svixId,
+    type: "user.deleted",
+    eventTime: null,
+    kind: "delete",
+    clerkUserId: "user_1",
+  };
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}

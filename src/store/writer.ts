@@ -150,8 +150,14 @@ export class Writer {
     }
     this.#inFlight--;
     this.#flush();
-    answer();
-    if (this.#inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    // The callers are answered in the event loop's check phase, not now, so that the next batch is on the wire
+    // first: pg-pool hands out a connection on the next tick, after every promise reaction queued before it, and
+    // answering here would queue each caller's response ahead of the next batch (measured: the database then
+    // waited about 0.3 ms per transaction for it).
+    setImmediate(() => {
+      answer();
+      if (this.#inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    });
   }
 
   async #attempt(batch: Pending[]): Promise<Outcome[]> {
