@@ -144,6 +144,30 @@ describe("the built program", () => {
     }
   }, 120_000);
 
+  it("writes a quiet service's log lines within about a second, and its last lines before it exits", async () => {
+    const server = start(process.execPath, ["dist/cli/main.js", "serve"], {
+      ...SECRET_ENV,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      DATA_DIR: tempDir(),
+      PRUNE_INTERVAL: "off",
+    });
+    const [, port = ""] = await server.waitFor(LISTENING);
+    expect(server.output()).toContain('"msg":"ready"');
+
+    expect((await post(port, clerkEvent("user.created.docs"), SECRETS.development)).status).toBe(200);
+    // The log is written 4 KB at a time: this short line alone goes out only with the periodic flush.
+    const logged = server.waitFor(/"msg":"delivery"/);
+    const late = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`no delivery line within 5 s:\n${server.output()}`)), 5000).unref(),
+    );
+    await Promise.race([logged, late]);
+
+    server.child.kill("SIGTERM");
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(server.output()).toContain('"msg":"stopped"');
+  }, 60_000);
+
   it("with no configuration at all, generates a local secret that `trigger` signs with", async () => {
     const dataDir = tempDir();
     const server = start(process.execPath, ["dist/cli/main.js", "serve"], {

@@ -17,7 +17,8 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
   const { env, localSecretFile } = withLocalSecret(processEnv);
   const config = loadConfig(env);
   if (!config.databaseUrl) assertEmbeddedDatabaseFree(config.dataDir);
-  const logger = pino({ level: config.logLevel, base: { service: "clerk-user-sync" } });
+  const output = logOutput();
+  const logger = pino({ level: config.logLevel, base: { service: "clerk-user-sync" } }, output);
   if (localSecretFile) {
     logger.warn(
       { file: localSecretFile },
@@ -45,6 +46,7 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
     },
     "ready",
   );
+  output.flushSync();
 
   const prune = async () => {
     try {
@@ -65,6 +67,7 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
     logger.info({ signal }, "shutting down: finishing deliveries in flight");
     const deadline = setTimeout(() => {
       logger.error({ timeoutMs: config.shutdownTimeoutMs }, "shutdown timed out");
+      output.flushSync();
       process.exit(1);
     }, config.shutdownTimeoutMs);
     clearInterval(pruneTimer);
@@ -79,9 +82,19 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
     if (pidFile) rmSync(pidFile, { force: true });
     clearTimeout(deadline);
     logger.info({ code }, "stopped");
+    output.flushSync();
     process.exit(code);
   };
   // `on`, not `once`: a second signal (a terminal and npm both forwarding it) must not kill the drain midway.
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+/**
+ * Standard output for the log, written 4 KB at a time and at least once a second. One `write` per line took about
+ * 7% of the service's CPU under load (`compare.sh`); a second is the longest a line of a quiet service waits.
+ * The startup lines and the last ones are flushed at once.
+ */
+function logOutput() {
+  return pino.destination({ dest: 1, sync: true, minLength: 4096, periodicFlush: 1000 });
 }
