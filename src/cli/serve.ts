@@ -67,7 +67,6 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
     logger.info({ signal }, "shutting down: finishing deliveries in flight");
     const deadline = setTimeout(() => {
       logger.error({ timeoutMs: config.shutdownTimeoutMs }, "shutdown timed out");
-      output.flushSync();
       process.exit(1);
     }, config.shutdownTimeoutMs);
     clearInterval(pruneTimer);
@@ -82,7 +81,6 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
     if (pidFile) rmSync(pidFile, { force: true });
     clearTimeout(deadline);
     logger.info({ code }, "stopped");
-    output.flushSync();
     process.exit(code);
   };
   // `on`, not `once`: a second signal (a terminal and npm both forwarding it) must not kill the drain midway.
@@ -93,8 +91,11 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
 /**
  * Standard output for the log, written 4 KB at a time and at least once a second. One `write` per line took about
  * 7% of the service's CPU under load (`compare.sh`); a second is the longest a line of a quiet service waits.
- * The startup lines and the last ones are flushed at once.
+ * What is left goes out when the process exits, however it exits but SIGKILL (pino does this only for
+ * asynchronous destinations).
  */
 function logOutput() {
-  return pino.destination({ dest: 1, sync: true, minLength: 4096, periodicFlush: 1000 });
+  const output = pino.destination({ dest: 1, sync: true, minLength: 4096, periodicFlush: 1000 });
+  process.on("exit", () => output.flushSync());
+  return output;
 }
