@@ -1,4 +1,8 @@
-import { mkdirSync } from "node:fs";
+import { once } from "node:events";
+import { existsSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { Worker } from "node:worker_threads";
 import { PGlite } from "@electric-sql/pglite";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
@@ -80,7 +84,10 @@ export async function openDatabase(option: DatabaseOption, { dataDir = "./.data"
     return postgres(new pg.Pool({ connectionString: option, max: 10, connectionTimeoutMillis: 5_000 }), true);
   }
   if (option === undefined) {
-    if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
+    if (!dataDir.startsWith("memory://")) {
+      mkdirSync(dataDir, { recursive: true });
+      if (!existsSync(join(dataDir, "PG_VERSION"))) await createInWorker(dataDir);
+    }
     const db = new PGlite(dataDir);
     await db.waitReady;
     return pglite(db, true);
@@ -88,6 +95,26 @@ export async function openDatabase(option: DatabaseOption, { dataDir = "./.data"
   await option.waitReady;
   return pglite(option, false);
 }
+
+/**
+ * Creates a new embedded database's files in a worker thread. The PGlite instance that runs `initdb` keeps the memory
+ * it used, about 450 MB, for as long as it lives; a worker gives it back when it exits. The instance that then opens
+ * the files holds about 430 MB on a first start instead of 770, for about 0.4 s more.
+ */
+async function createInWorker(dataDir: string): Promise<void> {
+  const pglite = createRequire(import.meta.url).resolve("@electric-sql/pglite");
+  const worker = new Worker(CREATE, { eval: true, workerData: { pglite, dataDir } });
+  const [code] = await once(worker, "exit");
+  if (code !== 0)
+    throw new Error(`creating the embedded database in ${dataDir} failed (worker exit code ${code})`);
+}
+
+const CREATE = `
+const { workerData } = require("node:worker_threads");
+const { PGlite } = require(workerData.pglite);
+const db = new PGlite(workerData.dataDir);
+db.waitReady.then(() => db.close());
+`;
 
 function isPool(value: unknown): boolean {
   return typeof value === "object" && value !== null && "connect" in value && "totalCount" in value;
