@@ -1,77 +1,23 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { openDatabase } from "../src/db/database.js";
 import { WEBHOOK_PATH } from "../src/index.js";
 import { backends, type TestDatabase } from "./support/backends.js";
+import { ROOT } from "./support/cli.js";
 import { clerkEvent, userEvent } from "./support/fixtures.js";
+import { killStarted, LISTENING, start, terminate } from "./support/program.js";
 import { SECRETS, svixHeaders } from "./support/sign.js";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const CONFIG =
-  /^(DEV_|PROD_)?CLERK_|^(DATABASE_URL|DATA_DIR|PORT|HOST|LOG_LEVEL|METRICS_TOKEN|SHUTDOWN_TIMEOUT)$/;
 const SECRET_ENV = {
   DEV_CLERK_WEBHOOK_SECRET: SECRETS.development,
   PROD_CLERK_WEBHOOK_SECRET: SECRETS.production,
 };
-const LISTENING = /Server listening at http:\/\/127\.0\.0\.1:(\d+)/;
 const postgres = (await backends()).find((b) => b.name === "postgres");
-
-/** A program started as a user would, with only the given configuration. */
-interface Program {
-  child: ChildProcess;
-  /** Everything it wrote to stdout and stderr so far. */
-  output(): string;
-  /** Resolves with the first match in its output; rejects if it exits first. */
-  waitFor(pattern: RegExp): Promise<RegExpExecArray>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-const started: Program[] = [];
-
-function start(command: string, args: string[], env: Record<string, string | undefined>): Program {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !CONFIG.test(name)));
-  // Its own process group, so that a failed test can stop whatever it started.
-  const child = spawn(command, args, { cwd: ROOT, env: { ...base, ...env }, detached: true });
-  let output = "";
-  const listeners = new Set<() => void>();
-  for (const stream of [child.stdout, child.stderr]) {
-    stream?.on("data", (chunk) => {
-      output += chunk;
-      for (const listener of listeners) listener();
-    });
-  }
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on("exit", (code, signal) => resolve({ code, signal })),
-  );
-  const program: Program = {
-    child,
-    output: () => output,
-    waitFor: (pattern) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          const match = pattern.exec(output);
-          if (match) {
-            listeners.delete(check);
-            resolve(match);
-          }
-        };
-        listeners.add(check);
-        check();
-        void exited.then(({ code, signal }) =>
-          reject(new Error(`exited (${code ?? signal}) before ${pattern}:\n${output}`)),
-        );
-      }),
-    exited,
-  };
-  started.push(program);
-  return program;
-}
 
 /** `clerk-user-sync …` from the build, run to completion. */
 async function cli(args: string[], env: Record<string, string>) {
@@ -100,14 +46,8 @@ describe("the built program", () => {
   beforeAll(async () => {
     await promisify(execFile)("npm", ["run", "build", "--silent"], { cwd: ROOT });
   }, 120_000);
-  afterEach(() => {
-    // The whole group: npm may be gone while the server it started still runs.
-    for (const { child } of started.splice(0)) {
-      try {
-        if (child.pid) process.kill(-child.pid, "SIGKILL");
-      } catch {}
-    }
-  });
+  // The whole group: npm may be gone while the server it started still runs.
+  afterEach(killStarted);
   afterAll(() => {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
@@ -125,8 +65,7 @@ describe("the built program", () => {
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
 
     // What a process manager does: signal the process it started (npm), not its children.
-    npm.child.kill("SIGTERM");
-    expect(await npm.exited).toEqual({ code: 0, signal: null });
+    expect(await terminate(npm)).toEqual({ code: 0, signal: null });
     expect(npm.output()).toContain('"msg":"stopped"');
 
     const db = await openDatabase(undefined, { dataDir });
@@ -163,8 +102,7 @@ describe("the built program", () => {
     );
     await Promise.race([logged, late]);
 
-    server.child.kill("SIGTERM");
-    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(await terminate(server)).toEqual({ code: 0, signal: null });
     expect(server.output()).toContain('"msg":"stopped"');
   }, 60_000);
 
@@ -212,8 +150,7 @@ describe("the built program", () => {
     expect(busy.code).toBe(1);
     expect(busy.output).toContain(`is in use by \`clerk-user-sync serve\` (pid ${server.child.pid})`);
 
-    server.child.kill("SIGTERM");
-    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(await terminate(server)).toEqual({ code: 0, signal: null });
     expect(server.output()).not.toContain(secret);
     expect(server.output()).not.toContain(secret.slice("whsec_".length));
 

@@ -1,5 +1,3 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import fc from "fast-check";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,46 +11,29 @@ import {
   TOMBSTONES_AS_EXPECTED,
   USERS_AS_EXPECTED,
 } from "./support/histories.js";
+import { killStarted, LISTENING, type Program, start, terminate } from "./support/program.js";
 import { SECRETS, svixHeaders } from "./support/sign.js";
 
 const postgres = (await backends()).find((b) => b.name === "postgres");
 
 /** A `clerk-user-sync serve` process and the address it listens on. */
 interface Instance {
-  child: ChildProcess;
+  program: Program;
   url: string;
 }
 
 /** Starts the real service the way an operator does; resolves once it listens (PORT=0: any free port). */
-function serve(db: TestDatabase): Promise<Instance> {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve"], {
-    env: {
-      ...process.env,
-      ...db.env,
-      DEV_CLERK_WEBHOOK_SECRET: SECRETS.development,
-      PROD_CLERK_WEBHOOK_SECRET: SECRETS.production,
-      HOST: "127.0.0.1",
-      PORT: "0",
-      PRUNE_INTERVAL: "off",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+async function serve(db: TestDatabase): Promise<Instance> {
+  const program = start(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve"], {
+    ...db.env,
+    DEV_CLERK_WEBHOOK_SECRET: SECRETS.development,
+    PROD_CLERK_WEBHOOK_SECRET: SECRETS.production,
+    HOST: "127.0.0.1",
+    PORT: "0",
+    PRUNE_INTERVAL: "off",
   });
-  const stderr: string[] = [];
-  child.stderr?.on("data", (chunk) => stderr.push(String(chunk)));
-  return new Promise((resolve, reject) => {
-    child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr.join("")}`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
-      const match = /Server listening at (http:\/\/[^" ]+)/.exec(line);
-      if (match?.[1]) resolve({ child, url: match[1] });
-    });
-  });
-}
-
-async function stop({ child }: Instance): Promise<number | null> {
-  if (child.exitCode !== null) return child.exitCode;
-  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  return exited;
+  const [, port] = await program.waitFor(LISTENING);
+  return { program, url: `http://127.0.0.1:${port}` };
 }
 
 async function send(
@@ -86,7 +67,8 @@ describe.runIf(postgres)("two instances on one PostgreSQL database", () => {
 
   afterAll(async () => {
     await client?.end();
-    await Promise.all(instances.map(stop));
+    await Promise.all(instances.map(({ program }) => terminate(program)));
+    killStarted();
     await db?.drop();
   });
 
@@ -124,6 +106,10 @@ describe.runIf(postgres)("two instances on one PostgreSQL database", () => {
   });
 
   it("both instances stop cleanly on SIGTERM", async () => {
-    expect(await Promise.all(instances.map(stop))).toEqual([0, 0]);
+    const exits = await Promise.all(instances.map(({ program }) => terminate(program)));
+    expect(exits).toEqual([
+      { code: 0, signal: null },
+      { code: 0, signal: null },
+    ]);
   });
 });
