@@ -43,6 +43,18 @@ describe("the built program", () => {
     dirs.push(dir);
     return dir;
   };
+  /** `serve` from the build on a new embedded database, with both secrets; resolves once it listens. */
+  const serveFresh = async () => {
+    const server = start(process.execPath, ["dist/cli/main.js", "serve"], {
+      ...SECRET_ENV,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      DATA_DIR: tempDir(),
+      PRUNE_INTERVAL: "off",
+    });
+    const [, port = ""] = await server.waitFor(LISTENING);
+    return { server, port };
+  };
   beforeAll(async () => {
     await promisify(execFile)("npm", ["run", "build", "--silent"], { cwd: ROOT });
   }, 120_000);
@@ -84,14 +96,7 @@ describe("the built program", () => {
   }, 120_000);
 
   it("writes a quiet service's log lines within about a second, and its last lines before it exits", async () => {
-    const server = start(process.execPath, ["dist/cli/main.js", "serve"], {
-      ...SECRET_ENV,
-      PORT: "0",
-      HOST: "127.0.0.1",
-      DATA_DIR: tempDir(),
-      PRUNE_INTERVAL: "off",
-    });
-    const [, port = ""] = await server.waitFor(LISTENING);
+    const { server, port } = await serveFresh();
     expect(server.output()).toContain('"msg":"ready"');
 
     expect((await post(port, clerkEvent("user.created.docs"), SECRETS.development)).status).toBe(200);
@@ -107,14 +112,7 @@ describe("the built program", () => {
   }, 60_000);
 
   it("holds well under the 770 MB of a PGlite that ran initdb itself, on its first start", async () => {
-    const server = start(process.execPath, ["dist/cli/main.js", "serve"], {
-      ...SECRET_ENV,
-      PORT: "0",
-      HOST: "127.0.0.1",
-      DATA_DIR: tempDir(),
-      PRUNE_INTERVAL: "off",
-    });
-    const [, port = ""] = await server.waitFor(LISTENING);
+    const { port } = await serveFresh();
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     const rss = Number(/^process_resident_memory_bytes (\d+)$/m.exec(metrics)?.[1]);
     // The database's files are created in a worker thread, which gives initdb's memory back when it exits.
