@@ -230,6 +230,21 @@ describe("the writer's hand-over between transactions", () => {
     await Promise.all([first, queued]);
     expect(log).toEqual(["sent a", "sent b", "answered a", "answered b"]);
   });
+  it("is drained only once a delivery queued while the last callers were still to be answered has committed", async () => {
+    const log: string[] = [];
+    const writer = new Writer(async (batch) => {
+      if (batch[0]?.svixId === "a") {
+        // Arrives after the transaction of "a" has finished, before its caller is answered.
+        setImmediate(() => void writer.write(delivery("c")).then(() => log.push("answered c")));
+      }
+      return batch.map(() => "applied" as const);
+    });
+    const first = writer.write(delivery("a"));
+    await writer.drained();
+    log.push("drained");
+    await first;
+    expect(log).toEqual(["answered c", "drained"]);
+  });
 });
 
 function delivery(svixId: string): Delivery {

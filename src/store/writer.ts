@@ -51,6 +51,8 @@ export class Writer {
   #inFlight = 0;
   #scheduled = false;
   #idle: (() => void)[] = [];
+  /** Transactions whose callers are still to be answered. */
+  #answering = 0;
   #admissions: (() => void)[] = [];
 
   constructor(apply: (batch: readonly Delivery[]) => Promise<Outcome[]>, options: WriterOptions = {}) {
@@ -101,10 +103,14 @@ export class Writer {
     if (this.#admissions.length > 0) setImmediate(this.#admitNext);
   };
 
-  /** Resolves when nothing is queued or in flight. */
+  /** Resolves when nothing is queued, in flight or still to be answered. */
   drained(): Promise<void> {
-    if (this.#inFlight === 0 && this.#queue.length === 0) return Promise.resolve();
+    if (this.#isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  #isIdle(): boolean {
+    return this.#inFlight === 0 && this.#queue.length === 0 && this.#answering === 0;
   }
 
   /** Starts a transaction for what is queued, in each free slot. */
@@ -154,9 +160,11 @@ export class Writer {
     // first: pg-pool hands out a connection on the next tick, after every promise reaction queued before it, and
     // answering here would queue each caller's response ahead of the next batch (measured: the database then
     // waited about 0.3 ms per transaction for it).
+    this.#answering++;
     setImmediate(() => {
       answer();
-      if (this.#inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve();
+      this.#answering--;
+      if (this.#isIdle()) for (const resolve of this.#idle.splice(0)) resolve();
     });
   }
 
