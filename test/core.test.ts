@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { type ClerkUserSyncOptions, createClerkUserSync, type SyncEvent } from "../src/index.js";
 import { backends } from "./support/backends.js";
@@ -173,6 +176,21 @@ describe("a database that accepts connections but never answers", () => {
       for (const socket of sockets) socket.destroy();
       await sync.close();
       await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+});
+
+describe("an embedded database that cannot be created", () => {
+  it("fails createClerkUserSync with a message naming its directory", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "cus-broken-"));
+    // A file where initdb makes a directory.
+    writeFileSync(join(dataDir, "global"), "");
+    try {
+      await expect(createClerkUserSync({ dataDir, secrets: SECRETS })).rejects.toThrow(
+        `creating the embedded database in ${dataDir} failed: file system error`,
+      );
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
