@@ -1,6 +1,6 @@
-import { rmSync, writeFileSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { pino } from "pino";
-import { assertEmbeddedDatabaseFree, embeddedLockPath } from "../db/embedded-lock.js";
+import { claimEmbeddedDatabase } from "../db/embedded-lock.js";
 import { loadConfig } from "../service/config.js";
 import { withLocalSecret } from "../service/local-secret.js";
 import { createMetrics } from "../service/metrics.js";
@@ -16,7 +16,8 @@ import { ENVIRONMENTS, splitSecrets } from "../verify.js";
 export async function serve(processEnv: Record<string, string | undefined>): Promise<void> {
   const { env, localSecretFile } = withLocalSecret(processEnv);
   const config = loadConfig(env);
-  if (!config.databaseUrl) assertEmbeddedDatabaseFree(config.dataDir);
+  const pidFile = config.databaseUrl ? undefined : claimEmbeddedDatabase(config.dataDir);
+  if (pidFile) process.on("exit", () => rmSync(pidFile, { force: true }));
   const output = logOutput();
   const logger = pino({ level: config.logLevel, base: { service: "clerk-user-sync" } }, output);
   if (localSecretFile) {
@@ -36,8 +37,6 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
     observer: metrics.observer,
   });
   const app = buildServer({ sync, metrics, logger, metricsToken: config.metricsToken });
-  const pidFile = sync.database.dialect === "pglite" ? embeddedLockPath(config.dataDir) : undefined;
-  if (pidFile) writeFileSync(pidFile, `${process.pid}\n`);
   await app.listen({ port: config.port, host: config.host });
   logger.info(
     {
@@ -46,7 +45,6 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
     },
     "ready",
   );
-  output.flushSync();
 
   const prune = async () => {
     try {
@@ -78,7 +76,6 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
       logger.error({ error: describe(error) }, "shutdown failed");
       code = 1;
     }
-    if (pidFile) rmSync(pidFile, { force: true });
     clearTimeout(deadline);
     logger.info({ code }, "stopped");
     process.exit(code);
@@ -86,16 +83,19 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
   // `on`, not `once`: a second signal (a terminal and npm both forwarding it) must not kill the drain midway.
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+  // The startup lines go out only now: whoever stops the service on seeing them gets a graceful stop.
+  output.flush();
 }
 
 /**
- * Standard output for the log, written 4 KB at a time and at least once a second. One `write` per line took about
- * 7% of the service's CPU under load (`compare.sh`); a second is the longest a line of a quiet service waits.
- * What is left goes out when the process exits, however it exits but SIGKILL (pino does this only for
- * asynchronous destinations).
+ * Standard output for the log, written 4 KB at a time and at least once a second: pino's default, an asynchronous
+ * write whenever the previous one is done, took about 7% of the service's CPU under load (`compare.sh`); a second
+ * is the longest a line of a quiet service waits. What is left goes out when the process exits (by a signal it handles, `process.exit`, or an
+ * uncaught error; not by SIGKILL or a signal it does not handle). `flush`, not `flushSync`: sonic-boom's `flushSync`
+ * retries a closed pipe (EPIPE) forever, where `flush` reports it to pino, which stops writing.
  */
 function logOutput() {
   const output = pino.destination({ dest: 1, sync: true, minLength: 4096, periodicFlush: 1000 });
-  process.on("exit", () => output.flushSync());
+  process.on("exit", () => output.flush());
   return output;
 }

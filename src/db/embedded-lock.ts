@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** Where `serve` notes its pid while it holds the embedded database. */
@@ -36,5 +36,31 @@ export function assertEmbeddedDatabaseFree(dataDir: string): void {
       `the embedded database in ${dataDir} is in use by \`clerk-user-sync serve\` (pid ${holder}), and it ` +
         "takes one process at a time: stop the server first, or run both with DATABASE_URL",
     );
+  }
+}
+
+/**
+ * Takes the embedded database under `dataDir` for this process before it is opened: the pid file is created only
+ * where none exists (O_EXCL), so that of two `serve`s started together on a new directory one refuses, and one left
+ * by a process that is gone is replaced. Returns the file, for the caller to remove when it stops.
+ *
+ * @example
+ * ```ts
+ * const pidFile = claimEmbeddedDatabase("./.data"); // throws while another serve holds it
+ * ```
+ */
+export function claimEmbeddedDatabase(dataDir: string): string {
+  const file = embeddedLockPath(dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: "wx" });
+      return file;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      assertEmbeddedDatabaseFree(dataDir);
+      if (attempt === 2) throw error;
+    }
+    rmSync(file, { force: true });
   }
 }
