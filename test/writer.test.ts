@@ -1,3 +1,4 @@
+import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Delivery } from "../src/decode.js";
 import { Writer } from "../src/store/writer.js";
@@ -123,15 +124,28 @@ describe.each(await backends())("group commit on $name", (backend) => {
   });
 
   it("queues what arrives while a transaction is in flight, and commits it together in the next one", async () => {
-    const first = atOnce([PRIMER]);
-    // Two turns of the event loop: the first delivery's transaction has been sent.
-    for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
-    const rest = atOnce(historyInOneBatch.slice(1));
-    expect([...(await first), ...(await rest)]).toEqual(outcomes);
-    expect(writes).toEqual([
-      { size: 1, ok: true },
-      { size: historyInOneBatch.length - 1, ok: true },
-    ]);
+    // On PostgreSQL an advisory lock on the first delivery's user, taken here, holds its transaction in flight until
+    // the others have queued: a commit can take less time than they need to be read. PGlite cannot be held so.
+    const holder = h.db.database ? new pg.Client({ connectionString: h.db.database }) : undefined;
+    const lock = ["development:user:user_primer"];
+    await holder?.connect();
+    try {
+      await holder?.query("select pg_advisory_lock(hashtextextended($1, 0))", lock);
+      const first = atOnce([PRIMER]);
+      // Two turns of the event loop: the first delivery's transaction has been sent.
+      for (let turn = 0; turn < 2; turn++) await nextTurn();
+      const rest = atOnce(historyInOneBatch.slice(1));
+      // While a transaction is in flight, one delivery is read per turn.
+      for (let turn = 0; turn < 3 * historyInOneBatch.length; turn++) await nextTurn();
+      await holder?.query("select pg_advisory_unlock(hashtextextended($1, 0))", lock);
+      expect([...(await first), ...(await rest)]).toEqual(outcomes);
+      expect(writes).toEqual([
+        { size: 1, ok: true },
+        { size: historyInOneBatch.length - 1, ok: true },
+      ]);
+    } finally {
+      await holder?.end();
+    }
   });
 
   it("fails only the delivery the database refuses (503); the rest of its batch commits (200)", async () => {
@@ -259,5 +273,9 @@ function delivery(svixId: string): Delivery {
 }
 
 async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+  while (!condition()) await nextTurn();
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
