@@ -183,11 +183,11 @@ describe("a database that accepts connections but never answers", () => {
 describe("an embedded database that cannot be created", () => {
   it("fails createClerkUserSync with a message naming its directory", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), "cus-broken-"));
-    // A file where initdb makes a directory.
+    // A file where initdb makes a directory: PGlite's own error would print as "[object Object]".
     writeFileSync(join(dataDir, "global"), "");
     try {
       await expect(createClerkUserSync({ dataDir, secrets: SECRETS })).rejects.toThrow(
-        `creating the embedded database in ${dataDir} failed: file system error`,
+        `opening the embedded database in ${dataDir} failed: file system error`,
       );
     } finally {
       rmSync(dataDir, { recursive: true, force: true });

@@ -1,7 +1,4 @@
-import { existsSync, mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
-import { join } from "node:path";
-import { Worker } from "node:worker_threads";
+import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
@@ -83,63 +80,27 @@ export async function openDatabase(option: DatabaseOption, { dataDir = "./.data"
     return postgres(new pg.Pool({ connectionString: option, max: 10, connectionTimeoutMillis: 5_000 }), true);
   }
   if (option === undefined) {
-    if (!dataDir.startsWith("memory://")) {
-      mkdirSync(dataDir, { recursive: true });
-      if (!dataDir.includes("://") && !existsSync(join(dataDir, "PG_VERSION"))) await createInWorker(dataDir);
-    }
+    if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
     const db = new PGlite(dataDir);
-    await db.waitReady;
+    try {
+      await db.waitReady;
+    } catch (error) {
+      throw new Error(`opening the embedded database in ${dataDir} failed: ${reasonOf(error)}`, {
+        cause: error,
+      });
+    }
     return pglite(db, true);
   }
   await option.waitReady;
   return pglite(option, false);
 }
 
-/**
- * Creates a new embedded database's files in a worker thread. The PGlite instance that runs `initdb` keeps the memory
- * it used, about 450 MB, for as long as it lives; a worker gives it back when it exits. A first start then holds
- * about 460 MB instead of 800, for about 0.4 s more. The worker's stdout and stderr are its own, not the process's:
- * shared, they would turn the process's stdout non-blocking.
- */
-async function createInWorker(dataDir: string): Promise<void> {
-  const pglite = createRequire(import.meta.url).resolve("@electric-sql/pglite");
-  const worker = new Worker(CREATE, {
-    eval: true,
-    workerData: { pglite, dataDir },
-    stdout: true,
-    stderr: true,
-  });
-  let said = "";
-  worker.stdout.resume();
-  worker.stderr.on("data", (chunk) => {
-    said += chunk;
-  });
-  const code = await new Promise<number>((resolve) => {
-    worker.on("error", (error) => {
-      said ||= error instanceof Error ? error.message : String(error);
-    });
-    worker.on("exit", resolve);
-  });
-  if (code !== 0) {
-    throw new Error(
-      `creating the embedded database in ${dataDir} failed: ${said.trim() || `exit code ${code}`}`,
-    );
-  }
+/** Emscripten's file-system errors carry only an errno, and print as "[object Object]". */
+function reasonOf(error: unknown): string {
+  if (error instanceof Error && error.message) return error.message;
+  const errno = (error as { errno?: unknown } | null)?.errno;
+  return errno === undefined ? String(error) : `file system error (errno ${errno})`;
 }
-
-const CREATE = `
-const { workerData } = require("node:worker_threads");
-const { PGlite } = require(workerData.pglite);
-const db = new PGlite(workerData.dataDir);
-db.waitReady
-  .then(() => db.close())
-  .catch((error) => {
-    // Emscripten's file-system errors carry only an errno.
-    const errno = error && error.errno !== undefined ? "file system error, errno " + error.errno : undefined;
-    process.stderr.write(String((error && error.message) || errno || error));
-    process.exitCode = 1;
-  });
-`;
 
 function isPool(value: unknown): boolean {
   return typeof value === "object" && value !== null && "connect" in value && "totalCount" in value;
