@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXAMPLES } from "../src/cli/examples.js";
 import { syncStatus } from "../src/cli/status.js";
+import { claimEmbeddedDatabase } from "../src/db/embedded-lock.js";
 import { WEBHOOK_PATH } from "../src/index.js";
 import { backends } from "./support/backends.js";
 import { cli } from "./support/cli.js";
@@ -177,6 +178,25 @@ describe("CLI errors", () => {
     dataDir = mkdtempSync(join(tmpdir(), "cus-cli-"));
   });
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it("a command refuses the embedded database while another process holds it, naming that process", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "cus-claimed-"));
+    // This test's process stands for a long backfill.
+    const release = claimEmbeddedDatabase(dataDir, "backfill");
+    try {
+      const busy = await cli(["status"], { DATA_DIR: dataDir });
+      expect(busy.code).toBe(1);
+      expect(busy.stderr).toContain(`is in use by \`clerk-user-sync backfill\` (pid ${process.pid})`);
+      expect(busy.stderr).toContain("wait for it to finish");
+      release();
+      expect((await cli(["status"], { DATA_DIR: dataDir })).code).toBe(0);
+      // It let go of the database in turn.
+      expect(existsSync(join(dataDir, "serve.pid"))).toBe(false);
+    } finally {
+      release();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 
   it("trigger exits 1 with a clear message when nothing listens at the URL", async () => {
     const port = await new Promise<number>((resolve) => {

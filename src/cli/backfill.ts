@@ -91,7 +91,7 @@ export const backfillCommand: Command = {
     const progress = progressReporter(process.stderr);
     let last: BackfillProgress | undefined;
     try {
-      const summary = await withDatabase(env, (db) =>
+      const summary = await withDatabase(env, "backfill", (db) =>
         backfill({
           db,
           environment,

@@ -1,5 +1,5 @@
 import { type Database, openDatabase } from "../db/database.js";
-import { assertEmbeddedDatabaseFree } from "../db/embedded-lock.js";
+import { claimEmbeddedDatabase } from "../db/embedded-lock.js";
 import { migrate } from "../db/migrate.js";
 import { loadDatabaseConfig } from "../service/config.js";
 
@@ -19,16 +19,25 @@ export class UsageError extends Error {}
 
 /**
  * Opens the configured database (DATABASE_URL, else PGlite under DATA_DIR), migrates it, runs `fn`, closes it.
- * Refuses an embedded database that a running `serve` holds: PGlite takes one process at a time.
+ * An embedded database is claimed for `command` meanwhile, and refused while another process holds it: PGlite takes
+ * one process at a time.
  */
-export async function withDatabase<T>(env: Env, fn: (db: Database) => Promise<T>): Promise<T> {
+export async function withDatabase<T>(
+  env: Env,
+  command: string,
+  fn: (db: Database) => Promise<T>,
+): Promise<T> {
   const { databaseUrl, dataDir } = loadDatabaseConfig(env);
-  if (!databaseUrl) assertEmbeddedDatabaseFree(dataDir);
-  const db = await openDatabase(databaseUrl, { dataDir });
+  const release = databaseUrl ? () => {} : claimEmbeddedDatabase(dataDir, command);
   try {
-    await migrate(db);
-    return await fn(db);
+    const db = await openDatabase(databaseUrl, { dataDir });
+    try {
+      await migrate(db);
+      return await fn(db);
+    } finally {
+      await db.close();
+    }
   } finally {
-    await db.close();
+    release();
   }
 }

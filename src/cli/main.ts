@@ -23,7 +23,7 @@ const COMMANDS: Record<string, Command> = {
     summary: "apply pending database migrations, then exit",
     usage: "migrate",
     async run(_args, env) {
-      await withDatabase(env, async () => console.log("migrations applied"));
+      await withDatabase(env, "migrate", async () => console.log("migrations applied"));
       return 0;
     },
   },
@@ -35,7 +35,9 @@ const COMMANDS: Record<string, Command> = {
       const ms = duration(values["older-than"]);
       if (ms === undefined)
         throw new UsageError(`--older-than ${values["older-than"]}: expected a duration like 30d`);
-      const removed = await withDatabase(env, (db) => pruneDeliveries(db, new Date(Date.now() - ms)));
+      const removed = await withDatabase(env, "prune", (db) =>
+        pruneDeliveries(db, new Date(Date.now() - ms)),
+      );
       console.log(`removed ${removed} delivery-log row(s) older than ${values["older-than"]}`);
       return 0;
     },

@@ -1,4 +1,3 @@
-import { rmSync } from "node:fs";
 import { pino } from "pino";
 import { claimEmbeddedDatabase } from "../db/embedded-lock.js";
 import { loadConfig } from "../service/config.js";
@@ -16,8 +15,7 @@ import { ENVIRONMENTS, splitSecrets } from "../verify.js";
 export async function serve(processEnv: Record<string, string | undefined>): Promise<void> {
   const { env, localSecretFile } = withLocalSecret(processEnv);
   const config = loadConfig(env);
-  const pidFile = config.databaseUrl ? undefined : claimEmbeddedDatabase(config.dataDir);
-  if (pidFile) process.on("exit", () => rmSync(pidFile, { force: true }));
+  if (!config.databaseUrl) process.on("exit", claimEmbeddedDatabase(config.dataDir, "serve"));
   const output = logOutput();
   const logger = pino({ level: config.logLevel, base: { service: "clerk-user-sync" } }, output);
   if (localSecretFile) {

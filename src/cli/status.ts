@@ -43,7 +43,7 @@ export const status: Command = {
   usage: "status [--json]",
   async run(args, env) {
     const { values } = parseArgs({ args, options: { json: { type: "boolean", default: false } } });
-    const report = await withDatabase(env, (db) => syncStatus(db, new Date()));
+    const report = await withDatabase(env, "status", (db) => syncStatus(db, new Date()));
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : table(report));
     return 0;
   },
