@@ -10,7 +10,7 @@ import { WEBHOOK_PATH } from "../src/index.js";
 import { backends, type TestDatabase } from "./support/backends.js";
 import { ROOT } from "./support/cli.js";
 import { clerkEvent, userEvent } from "./support/fixtures.js";
-import { killStarted, LISTENING, type Program, start, terminate } from "./support/program.js";
+import { killStarted, LISTENING, type Program, start, terminate, within } from "./support/program.js";
 import { SECRETS, svixHeaders } from "./support/sign.js";
 
 const SECRET_ENV = {
@@ -43,15 +43,17 @@ describe("the built program", () => {
     dirs.push(dir);
     return dir;
   };
-  /** `serve` from the build on a new embedded database, with both secrets; resolves once it listens. */
+  /** What `serve` runs with on a new embedded database: both secrets, any free port, no pruning. */
+  const freshEnv = () => ({
+    ...SECRET_ENV,
+    PORT: "0",
+    HOST: "127.0.0.1",
+    DATA_DIR: tempDir(),
+    PRUNE_INTERVAL: "off",
+  });
+  /** `serve` from the build on a new embedded database; resolves once it listens. */
   const serveFresh = async () => {
-    const server = start(process.execPath, ["dist/cli/main.js", "serve"], {
-      ...SECRET_ENV,
-      PORT: "0",
-      HOST: "127.0.0.1",
-      DATA_DIR: tempDir(),
-      PRUNE_INTERVAL: "off",
-    });
+    const server = start(process.execPath, ["dist/cli/main.js", "serve"], freshEnv());
     const [, port = ""] = await server.waitFor(LISTENING);
     return { server, port };
   };
@@ -101,11 +103,7 @@ describe("the built program", () => {
 
     expect((await post(port, clerkEvent("user.created.docs"), SECRETS.development)).status).toBe(200);
     // The log is written 4 KB at a time: this short line alone goes out only with the periodic flush.
-    const logged = server.waitFor(/"msg":"delivery"/);
-    const late = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error(`no delivery line within 5 s:\n${server.output()}`)), 5000).unref(),
-    );
-    await Promise.race([logged, late]);
+    await within(5000, server.waitFor(/"msg":"delivery"/), () => `no delivery line:\n${server.output()}`);
 
     expect(await terminate(server)).toEqual({ code: 0, signal: null });
     expect(server.output()).toContain('"msg":"stopped"');
@@ -115,14 +113,12 @@ describe("the built program", () => {
     const { server } = await serveFresh();
     server.child.stdout?.destroy();
     // Its last lines, still buffered, meet the closed pipe only as it exits.
-    const hung = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error("still running 10 s after SIGTERM")), 10_000).unref(),
-    );
-    expect(await Promise.race([terminate(server), hung])).toEqual({ code: 0, signal: null });
+    const exited = await within(10_000, terminate(server), () => "still running after SIGTERM");
+    expect(exited).toEqual({ code: 0, signal: null });
   }, 60_000);
 
   it("of two serves started together on a new DATA_DIR, runs one and refuses the other", async () => {
-    const env = { ...SECRET_ENV, PORT: "0", HOST: "127.0.0.1", DATA_DIR: tempDir(), PRUNE_INTERVAL: "off" };
+    const env = freshEnv();
     const servers = [0, 1].map(() => start(process.execPath, ["dist/cli/main.js", "serve"], env));
     const refused = await Promise.race(servers.map(async (server) => ({ server, ...(await server.exited) })));
     expect(refused.code).not.toBe(0);

@@ -244,6 +244,7 @@ describe("the writer's hand-over between transactions", () => {
     await Promise.all([first, queued]);
     expect(log).toEqual(["sent a", "sent b", "answered a", "answered b"]);
   });
+
   it("is drained only once a delivery queued while the last callers were still to be answered has committed", async () => {
     const log: string[] = [];
     const writer = new Writer(async (batch) => {

@@ -15,6 +15,7 @@ import { ENVIRONMENTS, splitSecrets } from "../verify.js";
 export async function serve(processEnv: Record<string, string | undefined>): Promise<void> {
   const { env, localSecretFile } = withLocalSecret(processEnv);
   const config = loadConfig(env);
+  // Let go of on exit, however the process exits; a pid file left by SIGKILL names no live process.
   if (!config.databaseUrl) process.on("exit", claimEmbeddedDatabase(config.dataDir, "serve"));
   const output = logOutput();
   const logger = pino({ level: config.logLevel, base: { service: "clerk-user-sync" } }, output);

@@ -80,3 +80,12 @@ export function killStarted(): void {
     } catch {}
   }
 }
+
+/** `promise`, or a rejection saying `what` once `ms` have passed: a hang fails with its reason, not a test timeout. */
+export function within<T>(ms: number, promise: Promise<T>, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`after ${ms} ms: ${what()}`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
