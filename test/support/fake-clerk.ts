@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 
-/** A realistic Clerk User object (the Backend API's shape, as in ../shared/bench/gen.mjs). */
+/** A realistic Clerk User object (the Backend API's shape). */
 export type FakeUser = Record<string, unknown> & { id: string; created_at: number; updated_at: number };
 
 /** The answer a scripted fault gives instead of the real one; `reset` drops the connection without a word. */

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-/** `../shared/fixtures`, next to the project (CI lays it there too). */
-export const FIXTURES = fileURLToPath(new URL("../../../shared/fixtures/", import.meta.url));
+/** Clerk's published examples and the Standard Webhooks vectors, copied verbatim into the project. */
+export const FIXTURES = fileURLToPath(new URL("../fixtures/", import.meta.url));
 
 export type ClerkEvent = { type: string; data: Record<string, unknown> } & Record<string, unknown>;
 
