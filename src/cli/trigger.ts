@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
-import { Webhook } from "svix";
 import { ConfigError } from "../errors.js";
 import { withLocalSecret } from "../service/local-secret.js";
 import { WEBHOOK_PATH } from "../sync.js";
-import { ENVIRONMENTS, type Environment, secretProblems, splitSecrets } from "../verify.js";
+import { ENVIRONMENTS, type Environment, secretProblems, sign, splitSecrets } from "../verify.js";
 import type { Command, Env } from "./command.js";
 import { UsageError } from "./command.js";
 import { type ClerkExampleEvent, EXAMPLES, type ExampleType } from "./examples.js";
@@ -78,11 +77,12 @@ export const trigger: Command = {
     const event = exampleEvent(type, { userId, now });
     const body = JSON.stringify(event);
     const svixId = `msg_${randomUUID().replaceAll("-", "")}`;
+    const timestamp = Math.floor(now.getTime() / 1000);
     const headers = {
       "content-type": "application/json",
       "svix-id": svixId,
-      "svix-timestamp": String(Math.floor(now.getTime() / 1000)),
-      "svix-signature": new Webhook(secret).sign(svixId, now, body),
+      "svix-timestamp": String(timestamp),
+      "svix-signature": sign(secret, svixId, timestamp, body),
     };
     const target = shown(url);
     process.stdout.write(`${type} for ${String(event.data.id)} (${environment}, ${svixId}) → ${target}\n`);
