@@ -13,10 +13,13 @@ import {
   StorageUnavailableError,
   SyncError,
 } from "./errors.js";
+import { consoleLogger, describe, type Logger } from "./log.js";
 import { applyBatch, type Outcome } from "./store/apply.js";
 import { getUser, type ListUsersOptions, listUsers, type UserPage } from "./store/users.js";
 import { Writer, type WriterOptions } from "./store/writer.js";
 import { createVerifier, type Environment, type Secrets, secretProblems } from "./verify.js";
+
+export type { Logger } from "./log.js";
 
 /** The path every adapter mounts by default. */
 export const WEBHOOK_PATH = "/api/user/webhook/clerk";
@@ -26,14 +29,6 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 /** How long a statement of a delivery's transaction may run by default: 5 s. */
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
-
-/** A pino-compatible logger; only these four methods are used. */
-export interface Logger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
 
 /** What {@link ClerkUserSyncOptions.onEvent} receives, after the delivery has committed. */
 export interface SyncEvent {
@@ -306,24 +301,6 @@ function headerReader(headers: SyncRequest["headers"]): (name: string) => string
   };
 }
 
-/**
- * What of an error may be logged: its class, its SQLSTATE or errno, and its message unless it may quote data
- * (PostgreSQL's data-exception and constraint messages can carry values).
- */
-export function describe(error: unknown): Record<string, unknown> {
-  if (!(error instanceof Error)) return { name: typeof error };
-  const code = (error as { code?: unknown }).code;
-  const quotesData = typeof code === "string" && /^(22|23)/.test(code);
-  return { name: error.name, code, ...(quotesData ? {} : { message: error.message }) };
-}
-
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
-
-const consoleLogger: Logger = {
-  debug() {},
-  info() {},
-  warn: (obj, msg) => console.warn(`[clerk-user-sync] ${msg ?? ""}`, JSON.stringify(obj)),
-  error: (obj, msg) => console.error(`[clerk-user-sync] ${msg ?? ""}`, JSON.stringify(obj)),
-};
