@@ -212,10 +212,13 @@ describe.each(await backends())("POST /api/user/webhook/clerk on $name", (backen
   });
 
   it("writes nothing for a rejected request even after earlier ones were stored", async () => {
-    await h.post(created);
-    const before = await h.users();
-    await h.post(deletedEvent(CLERK_ID), { secret: STRANGER_SECRET });
-    expect(await h.users()).toEqual(before);
+    expect((await h.post(created)).status).toBe(200);
+    const before = { users: await h.users(), deliveries: await h.deliveries() };
+    expect(before.users).toHaveLength(1);
+    const refused = await h.post(deletedEvent(CLERK_ID), { secret: STRANGER_SECRET });
+    expect(refused.status).toBe(401);
+    expect(refused.body).toEqual({ code: "invalid_signature", message: expect.any(String) });
+    expect({ users: await h.users(), deliveries: await h.deliveries() }).toEqual(before);
   });
 
   it("answers GET /healthz", async () => {
