@@ -1,3 +1,6 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { InvalidSignatureError, MissingHeadersError } from "../src/errors.js";
 import { createVerifier, secretProblems, sign, splitSecrets } from "../src/verify.js";
@@ -143,6 +146,20 @@ describe("what the signature covers", () => {
 
   it("signs as the test suite's independent signer does", () => {
     expect(sign(SECRETS.development, "m", ts, "é{}")).toBe(signature(SECRETS.development, "m", ts, "é{}"));
+  });
+});
+
+describe("svix", () => {
+  it("is needed by the tests only: a devDependency, imported by no module of the package", () => {
+    const root = fileURLToPath(new URL("../", import.meta.url));
+    const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+    expect([pkg.dependencies.svix, pkg.devDependencies.svix]).toEqual([undefined, expect.any(String)]);
+    const src = join(root, "src");
+    const importers = readdirSync(src, { recursive: true, encoding: "utf8" }).filter(
+      (file) =>
+        file.endsWith(".ts") && /from "(svix|standardwebhooks)"/.test(readFileSync(join(src, file), "utf8")),
+    );
+    expect(importers).toEqual([]);
   });
 });
 
