@@ -13,10 +13,13 @@ import {
   StorageUnavailableError,
   SyncError,
 } from "./errors.js";
+import { consoleLogger, describe, type Logger } from "./log.js";
 import { applyBatch, type Outcome } from "./store/apply.js";
 import { getUser, type ListUsersOptions, listUsers, type UserPage } from "./store/users.js";
 import { Writer, type WriterOptions } from "./store/writer.js";
 import { createVerifier, type Environment, type Secrets, secretProblems } from "./verify.js";
+
+export type { Logger } from "./log.js";
 
 /** The path every adapter mounts by default. */
 export const WEBHOOK_PATH = "/api/user/webhook/clerk";
@@ -26,14 +29,6 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 /** How long a statement of a delivery's transaction may run by default: 5 s. */
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
-
-/** A pino-compatible logger; only these four methods are used. */
-export interface Logger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
 
 /** What {@link ClerkUserSyncOptions.onEvent} receives, after the delivery has committed. */
 export interface SyncEvent {
@@ -179,14 +174,16 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
       const size =
         typeof request.body === "string" ? Buffer.byteLength(request.body) : request.body.byteLength;
       if (size > bodyLimit) throw new PayloadTooLargeError(`the body exceeds ${bodyLimit} bytes`);
-      const verified = quietly(() => verify(textOf(request.body), headerReader(request.headers)));
+      // The signature covers the bytes received; only then are they decoded to text.
+      const verified = verify(request.body, headerReader(request.headers));
       svixId = verified.svixId;
       labels = { environment: verified.environment, type: "unknown" };
-      const delivery = decode(verified);
+      const body = textOf(request.body);
+      const delivery = decode({ ...verified, body });
       labels = { environment: delivery.environment, type: delivery.type };
       let outcome: Outcome;
       try {
-        outcome = await writer.write({ ...delivery, body: verified.body });
+        outcome = await writer.write({ ...delivery, body });
       } catch (error) {
         logger.error({ svixId, ...labels, error: describe(error) }, "delivery not stored: database error");
         throw new StorageUnavailableError({ cause: error });
@@ -290,21 +287,6 @@ function textOf(body: SyncRequest["body"]): string {
   return bytes.toString("utf8");
 }
 
-/**
- * Runs `fn` with stack traces off. A Production delivery first fails the Development secrets, and svix builds two
- * stack traces for each `WebhookVerificationError` it throws there: a sizeable share of a request's CPU, for a
- * trace nobody reads. Synchronous, so nothing else runs meanwhile.
- */
-function quietly<T>(fn: () => T): T {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 0;
-  try {
-    return fn();
-  } finally {
-    Error.stackTraceLimit = limit;
-  }
-}
-
 function headerReader(headers: SyncRequest["headers"]): (name: string) => string | undefined {
   if (typeof (headers as Headers).get === "function") {
     return (name) => (headers as Headers).get(name) ?? undefined;
@@ -319,24 +301,6 @@ function headerReader(headers: SyncRequest["headers"]): (name: string) => string
   };
 }
 
-/**
- * What of an error may be logged: its class, its SQLSTATE or errno, and its message unless it may quote data
- * (PostgreSQL's data-exception and constraint messages can carry values).
- */
-export function describe(error: unknown): Record<string, unknown> {
-  if (!(error instanceof Error)) return { name: typeof error };
-  const code = (error as { code?: unknown }).code;
-  const quotesData = typeof code === "string" && /^(22|23)/.test(code);
-  return { name: error.name, code, ...(quotesData ? {} : { message: error.message }) };
-}
-
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
-
-const consoleLogger: Logger = {
-  debug() {},
-  info() {},
-  warn: (obj, msg) => console.warn(`[clerk-user-sync] ${msg ?? ""}`, JSON.stringify(obj)),
-  error: (obj, msg) => console.error(`[clerk-user-sync] ${msg ?? ""}`, JSON.stringify(obj)),
-};

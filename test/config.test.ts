@@ -1,6 +1,17 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../src/errors.js";
-import { duration, loadConfig, loadDatabaseConfig } from "../src/service/config.js";
+import {
+  dataDirOf,
+  duration,
+  loadConfig,
+  loadDatabaseConfig,
+  portOf,
+  usesDatabaseUrl,
+  webhookSecrets,
+} from "../src/service/config.js";
 import { SECRETS } from "./support/sign.js";
 
 function problemsOf(env: Record<string, string>): string[] {
@@ -116,5 +127,38 @@ describe("service configuration", () => {
     ["-1s", undefined],
   ])("duration(%s) = %s", (text, ms) => {
     expect(duration(text)).toBe(ms);
+  });
+});
+
+describe("one home for the environment", () => {
+  it.each([
+    ["dataDirOf", () => dataDirOf({}), "./.data"],
+    ["dataDirOf", () => dataDirOf({ DATA_DIR: " /srv/sync " }), "/srv/sync"],
+    ["portOf", () => portOf({ PORT: " " }), 3000],
+    ["portOf", () => portOf({ PORT: "8080" }), "8080"],
+    ["usesDatabaseUrl", () => usesDatabaseUrl({ DATABASE_URL: "  " }), false],
+    ["usesDatabaseUrl", () => usesDatabaseUrl({ DATABASE_URL: "postgres://h/db" }), true],
+    [
+      "webhookSecrets",
+      () => webhookSecrets({ DEV_CLERK_WEBHOOK_SECRET: "whsec_a", PROD_CLERK_WEBHOOK_SECRET: "whsec_b" }),
+      { development: "whsec_a", production: "whsec_b" },
+    ],
+  ])("%s → %j", (_, read, expected) => {
+    expect(read()).toEqual(expected);
+  });
+
+  it("no module but src/service/config.ts reads an environment variable", () => {
+    const src = fileURLToPath(new URL("../src/", import.meta.url));
+    const files = readdirSync(src, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"));
+    const reads = files.flatMap((file) =>
+      readFileSync(join(src, file), "utf8")
+        .split("\n")
+        .filter((line) => !/^\s*(\*|\/\/|\/\*)/.test(line))
+        .filter((line) => /\b(env|Env)(\.[A-Z][A-Z0-9_]*|\[)/.test(line) || /process\.env\b/.test(line))
+        .map((line) => `${file}: ${line.trim()}`),
+    );
+    expect(reads.filter((read) => !read.startsWith("service/config.ts"))).toEqual([
+      "cli/main.ts: const code = await main(process.argv.slice(2), process.env);",
+    ]);
   });
 });

@@ -51,27 +51,34 @@ describe.each(await backends())("the core on $name", (backend) => {
 
   it("close() waits for deliveries in flight, their onEvent hook included", async () => {
     let release = () => {};
+    let entered = () => {};
+    const hookEntered = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
     const seen: SyncEvent[] = [];
     const { sync, drop } = await open({
       onEvent: async (event) => {
-        await new Promise<void>((resolve) => {
+        const held = new Promise<void>((resolve) => {
           release = resolve;
         });
+        entered();
+        await held;
         seen.push(event);
       },
     });
     const answer = sync.handle(request(userEvent("user.created", { id: "user_in_flight" })));
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the hook is waiting now
+    await hookEntered;
     const closed = sync.close();
     const late = await sync.handle(request(userEvent("user.created", { id: "user_late" })));
     expect(late.status).toBe(503);
-    expect(JSON.parse(late.body)).toMatchObject({ code: "shutting_down" });
+    expect(JSON.parse(late.body)).toEqual({ code: "shutting_down", message: expect.any(String) });
     let finished = false;
     void closed.then(() => {
       finished = true;
     });
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(finished).toBe(false); // the hook still holds its delivery
+    // The hook still holds its delivery: close() has not closed the database, which answers a query meanwhile.
+    expect((await sync.listUsers()).users.map((u) => u.clerkUserId)).toEqual(["user_in_flight"]);
+    expect(finished).toBe(false);
     release();
     await closed;
     expect((await answer).status).toBe(200);

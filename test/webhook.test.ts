@@ -117,6 +117,35 @@ describe.each(await backends())("POST /api/user/webhook/clerk on $name", (backen
     expect((await h.post(pretty, { headers: { ...headers, "svix-signature": sig } })).status).toBe(200);
   });
 
+  it("verifies the exact bytes received: bytes that decode to the same text do not share a signature", async () => {
+    // 0xff and 0xfe are not UTF-8: decoded, both become U+FFFD, so a check over the decoded text accepted either.
+    const text = JSON.stringify(userEvent("user.created", { first_name: "Ex<>mple" }));
+    const [before, after] = text.split("<>") as [string, string];
+    const bytes = (invalid: number) =>
+      Buffer.concat([Buffer.from(before), Buffer.from([invalid]), Buffer.from(after)]);
+    const ts = Math.floor(Date.now() / 1000);
+    const headers = {
+      "content-type": "application/json",
+      "svix-id": "msg_bytes",
+      "svix-timestamp": String(ts),
+      "svix-signature": signature(SECRETS.development, "msg_bytes", ts, bytes(0xff)),
+    };
+    const send = (payload: Buffer) =>
+      h.app.inject({ method: "POST", url: "/api/user/webhook/clerk", headers, payload });
+    const forged = await send(bytes(0xfe));
+    expect([forged.statusCode, forged.json()]).toEqual([
+      401,
+      { code: "invalid_signature", message: expect.any(String) },
+    ]);
+    await expectNothingWritten();
+    const signed = await send(bytes(0xff));
+    expect([signed.statusCode, signed.json()]).toEqual([
+      200,
+      { status: "applied", environment: "development", type: "user.created" },
+    ]);
+    expect(await h.users()).toMatchObject([{ first_name: "Ex\uFFFDmple" }]);
+  });
+
   it.each(["svix-id", "svix-timestamp", "svix-signature"])(
     "answers 400 missing_headers naming %s and writes nothing",
     async (name) => {
@@ -212,10 +241,13 @@ describe.each(await backends())("POST /api/user/webhook/clerk on $name", (backen
   });
 
   it("writes nothing for a rejected request even after earlier ones were stored", async () => {
-    await h.post(created);
-    const before = await h.users();
-    await h.post(deletedEvent(CLERK_ID), { secret: STRANGER_SECRET });
-    expect(await h.users()).toEqual(before);
+    expect((await h.post(created)).status).toBe(200);
+    const before = { users: await h.users(), deliveries: await h.deliveries() };
+    expect(before.users).toHaveLength(1);
+    const refused = await h.post(deletedEvent(CLERK_ID), { secret: STRANGER_SECRET });
+    expect(refused.status).toBe(401);
+    expect(refused.body).toEqual({ code: "invalid_signature", message: expect.any(String) });
+    expect({ users: await h.users(), deliveries: await h.deliveries() }).toEqual(before);
   });
 
   it("answers GET /healthz", async () => {

@@ -3,55 +3,9 @@ import { type BackfillProgress, backfill } from "../backfill/backfill.js";
 import { ClerkApi, MAX_PAGE_SIZE, RATE_LIMITS } from "../backfill/clerk-api.js";
 import { BackfillError } from "../backfill/errors.js";
 import { formatSummary, progressReporter } from "../backfill/progress.js";
-import { ConfigError } from "../errors.js";
-import { ENVIRONMENTS, type Environment } from "../verify.js";
-import { type Command, type Env, UsageError, withDatabase } from "./command.js";
-
-/** Where each instance's secret key is read from, and the prefix it must have. */
-export const SECRET_KEYS: Record<Environment, { variable: string; prefix: string }> = {
-  development: { variable: "DEV_CLERK_SECRET_KEY", prefix: "sk_test_" },
-  production: { variable: "PROD_CLERK_SECRET_KEY", prefix: "sk_live_" },
-};
-
-/** What `backfill` reads from the environment, besides the database. */
-export interface BackfillConfig {
-  secretKey: string;
-  keyName: string;
-  apiUrl: string;
-}
-
-/**
- * Reads the instance's secret key and `CLERK_API_URL`, reporting every problem at once. The key is checked for
- * presence and shape only, and never echoed.
- *
- * @example
- * ```ts
- * const { secretKey, apiUrl } = loadBackfillConfig(process.env, "production"); // throws ConfigError
- * ```
- */
-export function loadBackfillConfig(env: Env, environment: Environment): BackfillConfig {
-  const problems: string[] = [];
-  const { variable, prefix } = SECRET_KEYS[environment];
-  const secretKey = env[variable]?.trim() ?? "";
-  if (secretKey === "") {
-    problems.push(`${variable} is not set: the ${environment} instance's secret key (${prefix}…) is needed`);
-  } else if (!secretKey.startsWith(prefix)) {
-    const other = ENVIRONMENTS.find((e) => secretKey.startsWith(SECRET_KEYS[e].prefix));
-    problems.push(
-      other
-        ? `${variable} holds a ${SECRET_KEYS[other].prefix}… key, which belongs to a ${other} instance; expected ${prefix}…`
-        : `${variable} is not a Clerk secret key: expected ${prefix}…`,
-    );
-  } else if (!/^sk_(test|live)_[A-Za-z0-9_-]{8,}$/.test(secretKey)) {
-    problems.push(`${variable} is malformed: expected ${prefix} followed by the key's letters and digits`);
-  }
-  const apiUrl = env.CLERK_API_URL?.trim() || "https://api.clerk.com";
-  if (!isHttpUrl(apiUrl)) {
-    problems.push(`CLERK_API_URL=${JSON.stringify(apiUrl)} is invalid: expected an http(s) URL`);
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
-  return { secretKey, keyName: variable, apiUrl };
-}
+import { loadBackfillConfig } from "../service/config.js";
+import { ENVIRONMENTS } from "../verify.js";
+import { type Command, UsageError, withDatabase } from "./command.js";
 
 /** `clerk-user-sync backfill`: the Backend API's users into the table, then optionally a prune. */
 export const backfillCommand: Command = {
@@ -121,11 +75,3 @@ export const backfillCommand: Command = {
     }
   },
 };
-
-function isHttpUrl(value: string): boolean {
-  try {
-    return ["http:", "https:"].includes(new URL(value).protocol);
-  } catch {
-    return false;
-  }
-}

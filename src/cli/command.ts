@@ -1,10 +1,9 @@
 import { type Database, openDatabase } from "../db/database.js";
 import { claimEmbeddedDatabase } from "../db/embedded-lock.js";
 import { migrate } from "../db/migrate.js";
-import { loadDatabaseConfig } from "../service/config.js";
+import { type Env, loadDatabaseConfig } from "../service/config.js";
 
-/** The process environment, as commands read it. */
-export type Env = Record<string, string | undefined>;
+export type { Env } from "../service/config.js";
 
 /** A CLI command: a one-line summary, its usage, and what it does; its result is the exit code. */
 export interface Command {

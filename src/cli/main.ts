@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
 import { ConfigError } from "../errors.js";
+import { describe } from "../log.js";
 import { duration } from "../service/config.js";
 import { pruneDeliveries } from "../store/users.js";
-import { describe } from "../sync.js";
 import { backfillCommand } from "./backfill.js";
 import { type Command, type Env, UsageError, withDatabase } from "./command.js";
 import { serve } from "./serve.js";

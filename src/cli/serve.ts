@@ -1,11 +1,12 @@
 import { pino } from "pino";
 import { claimEmbeddedDatabase } from "../db/embedded-lock.js";
+import { describe } from "../log.js";
 import { loadConfig } from "../service/config.js";
 import { withLocalSecret } from "../service/local-secret.js";
 import { createMetrics } from "../service/metrics.js";
 import { buildServer } from "../service/server.js";
 import { pruneDeliveries } from "../store/users.js";
-import { createClerkUserSync, describe } from "../sync.js";
+import { createClerkUserSync } from "../sync.js";
 import { ENVIRONMENTS, splitSecrets } from "../verify.js";
 
 /**

@@ -1,20 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
-import { Webhook } from "svix";
 import { ConfigError } from "../errors.js";
+import { portOf, WEBHOOK_SECRET_VARIABLES, webhookSecrets } from "../service/config.js";
 import { withLocalSecret } from "../service/local-secret.js";
 import { WEBHOOK_PATH } from "../sync.js";
-import { ENVIRONMENTS, type Environment, secretProblems, splitSecrets } from "../verify.js";
+import { ENVIRONMENTS, type Environment, secretProblems, sign, splitSecrets } from "../verify.js";
 import type { Command, Env } from "./command.js";
 import { UsageError } from "./command.js";
 import { type ClerkExampleEvent, EXAMPLES, type ExampleType } from "./examples.js";
 
 const TYPES = Object.keys(EXAMPLES) as ExampleType[];
-
-const SECRET_VARIABLES: Record<Environment, string> = {
-  development: "DEV_CLERK_WEBHOOK_SECRET",
-  production: "PROD_CLERK_WEBHOOK_SECRET",
-};
 
 const HELP = `usage: clerk-user-sync trigger <type> --env development|production [--url URL] [--user-id ID]
 
@@ -70,7 +65,7 @@ export const trigger: Command = {
     if (!environment) throw new UsageError("--env must be development or production");
     const userId = values["user-id"]?.trim();
     if (userId === "") throw new UsageError("--user-id must not be empty");
-    const url = values.url ?? `http://localhost:${env.PORT?.trim() || 3000}${WEBHOOK_PATH}`;
+    const url = values.url ?? `http://localhost:${portOf(env)}${WEBHOOK_PATH}`;
     if (!URL.canParse(url)) throw new UsageError(`--url ${url} is not a URL`);
 
     const secret = signingSecret(environment, env);
@@ -78,11 +73,12 @@ export const trigger: Command = {
     const event = exampleEvent(type, { userId, now });
     const body = JSON.stringify(event);
     const svixId = `msg_${randomUUID().replaceAll("-", "")}`;
+    const timestamp = Math.floor(now.getTime() / 1000);
     const headers = {
       "content-type": "application/json",
       "svix-id": svixId,
-      "svix-timestamp": String(Math.floor(now.getTime() / 1000)),
-      "svix-signature": new Webhook(secret).sign(svixId, now, body),
+      "svix-timestamp": String(timestamp),
+      "svix-signature": sign(secret, svixId, timestamp, body),
     };
     const target = shown(url);
     process.stdout.write(`${type} for ${String(event.data.id)} (${environment}, ${svixId}) → ${target}\n`);
@@ -128,15 +124,15 @@ export function exampleEvent(
  * zero-configuration machine, that is the local secret `serve` generated (or will generate) under DATA_DIR.
  */
 function signingSecret(environment: Environment, env: Env): string {
-  const name = SECRET_VARIABLES[environment];
+  const name = WEBHOOK_SECRET_VARIABLES[environment];
   const resolved = environment === "development" ? withLocalSecret(env).env : env;
-  const [secret] = splitSecrets(resolved[name]);
+  const [secret] = splitSecrets(webhookSecrets(resolved)[environment]);
   if (!secret) {
     throw new ConfigError([
       `${name} is not set: trigger signs ${environment} events with the secret the receiver verifies them with`,
     ]);
   }
-  const problems = secretProblems({ [environment]: secret }, SECRET_VARIABLES);
+  const problems = secretProblems({ [environment]: secret }, WEBHOOK_SECRET_VARIABLES);
   if (problems.length > 0) throw new ConfigError(problems);
   return secret;
 }

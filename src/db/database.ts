@@ -64,6 +64,9 @@ function prepareText(statements: readonly PreparedStatement[]): string {
   return statements.map((p) => `prepare ${p.name}(${p.parameters.join(", ")}) as ${p.text};\n`).join("");
 }
 
+/** Where the embedded PGlite keeps its files when no directory is given (DATA_DIR's default). */
+export const DEFAULT_DATA_DIR = "./.data";
+
 /**
  * Opens the database. This is the only place where the backend is chosen.
  *
@@ -72,7 +75,10 @@ function prepareText(statements: readonly PreparedStatement[]): string {
  * const db = await openDatabase(process.env.DATABASE_URL, { dataDir: "./.data" });
  * ```
  */
-export async function openDatabase(option: DatabaseOption, { dataDir = "./.data" } = {}): Promise<Database> {
+export async function openDatabase(
+  option: DatabaseOption,
+  { dataDir = DEFAULT_DATA_DIR } = {},
+): Promise<Database> {
   if (option instanceof pg.Pool || isPool(option)) return postgres(option as pg.Pool, false);
   if (typeof option === "string") {
     // A database that accepts connections but never answers must fail a delivery (503, Svix retries) well within

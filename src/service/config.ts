@@ -1,6 +1,46 @@
+/**
+ * The one place environment variables are read: their names, their defaults, and the readers every command uses
+ * (`serve`, the database commands, `backfill`, `trigger`). Each reader reports every problem at once.
+ */
+import { DEFAULT_DATA_DIR } from "../db/database.js";
 import { ConfigError } from "../errors.js";
 import { DEFAULT_BODY_LIMIT } from "../sync.js";
-import { type Secrets, secretProblems } from "../verify.js";
+import { ENVIRONMENTS, type Environment, type Secrets, secretProblems } from "../verify.js";
+
+/** The process environment, as the commands read it. */
+export type Env = Record<string, string | undefined>;
+
+/** Where each Clerk instance's webhook signing secret (or a list of them, during a rotation) is read from. */
+export const WEBHOOK_SECRET_VARIABLES: Record<Environment, string> = {
+  development: "DEV_CLERK_WEBHOOK_SECRET",
+  production: "PROD_CLERK_WEBHOOK_SECRET",
+};
+
+/** The port `serve` listens on, and `trigger` sends to, when PORT is unset. */
+export const DEFAULT_PORT = 3000;
+
+/** The webhook secrets as set in the environment (unchecked: {@link loadConfig} checks them). */
+export function webhookSecrets(env: Env): Record<Environment, string | undefined> {
+  return {
+    development: env[WEBHOOK_SECRET_VARIABLES.development],
+    production: env[WEBHOOK_SECRET_VARIABLES.production],
+  };
+}
+
+/** DATA_DIR, or the embedded database's default directory. */
+export function dataDirOf(env: Env): string {
+  return env.DATA_DIR?.trim() || DEFAULT_DATA_DIR;
+}
+
+/** Whether DATABASE_URL is set, i.e. the service runs on PostgreSQL rather than the embedded PGlite. */
+export function usesDatabaseUrl(env: Env): boolean {
+  return Boolean(env.DATABASE_URL?.trim());
+}
+
+/** PORT as given, or the default; `trigger` builds its default URL with it (`serve` validates it in loadConfig). */
+export function portOf(env: Env): string | number {
+  return env.PORT?.trim() || DEFAULT_PORT;
+}
 
 /** The service's configuration, read from the environment. */
 export interface ServiceConfig {
@@ -32,19 +72,17 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
  * const config = loadConfig(process.env); // throws ConfigError listing each problem
  * ```
  */
-export function loadConfig(env: Record<string, string | undefined>): ServiceConfig {
+export function loadConfig(env: Env): ServiceConfig {
   return parse(env, true);
 }
 
 /** The database settings alone, for commands that need no webhook secret (`migrate`, `prune`, `status`). */
-export function loadDatabaseConfig(
-  env: Record<string, string | undefined>,
-): Pick<ServiceConfig, "databaseUrl" | "dataDir"> {
+export function loadDatabaseConfig(env: Env): Pick<ServiceConfig, "databaseUrl" | "dataDir"> {
   const { databaseUrl, dataDir } = parse(env, false);
   return { databaseUrl, dataDir };
 }
 
-function parse(env: Record<string, string | undefined>, webhooks: boolean): ServiceConfig {
+function parse(env: Env, webhooks: boolean): ServiceConfig {
   const problems: string[] = [];
   const read = <T>(
     name: string,
@@ -61,21 +99,14 @@ function parse(env: Record<string, string | undefined>, webhooks: boolean): Serv
     return value ?? fallback;
   };
 
-  const secrets = { development: env.DEV_CLERK_WEBHOOK_SECRET, production: env.PROD_CLERK_WEBHOOK_SECRET };
-  if (webhooks) {
-    problems.push(
-      ...secretProblems(secrets, {
-        development: "DEV_CLERK_WEBHOOK_SECRET",
-        production: "PROD_CLERK_WEBHOOK_SECRET",
-      }),
-    );
-  }
+  const secrets = webhookSecrets(env);
+  if (webhooks) problems.push(...secretProblems(secrets, WEBHOOK_SECRET_VARIABLES));
   const databaseUrl = read("DATABASE_URL", undefined, postgresUrl, "a postgres:// or postgresql:// URL");
   const config: ServiceConfig = {
     secrets,
     databaseUrl,
-    dataDir: read("DATA_DIR", "./.data", (v) => v, "a directory"),
-    port: read("PORT", 3000, (v) => integer(v, 0, 65535), "a port number (0-65535)"),
+    dataDir: read("DATA_DIR", DEFAULT_DATA_DIR, (v) => v, "a directory"),
+    port: read("PORT", DEFAULT_PORT, (v) => integer(v, 0, 65535), "a port number (0-65535)"),
     host: read("HOST", "0.0.0.0", (v) => v, "a host"),
     logLevel: read(
       "LOG_LEVEL",
@@ -101,6 +132,55 @@ function parse(env: Record<string, string | undefined>, webhooks: boolean): Serv
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/** Where `backfill` sends its Backend API requests when CLERK_API_URL is unset. */
+export const DEFAULT_CLERK_API_URL = "https://api.clerk.com";
+
+/** Where each instance's secret key is read from, and the prefix it must have. */
+export const SECRET_KEYS: Record<Environment, { variable: string; prefix: string }> = {
+  development: { variable: "DEV_CLERK_SECRET_KEY", prefix: "sk_test_" },
+  production: { variable: "PROD_CLERK_SECRET_KEY", prefix: "sk_live_" },
+};
+
+/** What `backfill` reads from the environment, besides the database. */
+export interface BackfillConfig {
+  secretKey: string;
+  keyName: string;
+  apiUrl: string;
+}
+
+/**
+ * Reads the instance's secret key and `CLERK_API_URL`, reporting every problem at once. The key is checked for
+ * presence and shape only, and never echoed.
+ *
+ * @example
+ * ```ts
+ * const { secretKey, apiUrl } = loadBackfillConfig(process.env, "production"); // throws ConfigError
+ * ```
+ */
+export function loadBackfillConfig(env: Env, environment: Environment): BackfillConfig {
+  const problems: string[] = [];
+  const { variable, prefix } = SECRET_KEYS[environment];
+  const secretKey = env[variable]?.trim() ?? "";
+  if (secretKey === "") {
+    problems.push(`${variable} is not set: the ${environment} instance's secret key (${prefix}…) is needed`);
+  } else if (!secretKey.startsWith(prefix)) {
+    const other = ENVIRONMENTS.find((e) => secretKey.startsWith(SECRET_KEYS[e].prefix));
+    problems.push(
+      other
+        ? `${variable} holds a ${SECRET_KEYS[other].prefix}… key, which belongs to a ${other} instance; expected ${prefix}…`
+        : `${variable} is not a Clerk secret key: expected ${prefix}…`,
+    );
+  } else if (!/^sk_(test|live)_[A-Za-z0-9_-]{8,}$/.test(secretKey)) {
+    problems.push(`${variable} is malformed: expected ${prefix} followed by the key's letters and digits`);
+  }
+  const apiUrl = env.CLERK_API_URL?.trim() || DEFAULT_CLERK_API_URL;
+  if (!isHttpUrl(apiUrl)) {
+    problems.push(`CLERK_API_URL=${JSON.stringify(apiUrl)} is invalid: expected an http(s) URL`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { secretKey, keyName: variable, apiUrl };
 }
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -139,5 +219,13 @@ function postgresUrl(value: string): string | undefined {
     return ["postgres:", "postgresql:"].includes(new URL(value).protocol) ? value : undefined;
   } catch {
     return undefined;
+  }
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    return ["http:", "https:"].includes(new URL(value).protocol);
+  } catch {
+    return false;
   }
 }

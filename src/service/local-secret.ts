@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { dataDirOf, type Env, usesDatabaseUrl, WEBHOOK_SECRET_VARIABLES, webhookSecrets } from "./config.js";
 
 /** Where the embedded mode keeps the webhook secret it generated for local use. */
 export function localSecretPath(dataDir: string): string {
@@ -14,13 +15,11 @@ export function localSecretPath(dataDir: string): string {
  * DATABASE_URL (a deployment), a missing secret stays a start-up error. Returns the environment to load, and
  * whether a local secret is in use; never prints the secret.
  */
-export function withLocalSecret(env: Record<string, string | undefined>): {
-  env: Record<string, string | undefined>;
-  localSecretFile: string | undefined;
-} {
-  const configured = [env.DEV_CLERK_WEBHOOK_SECRET, env.PROD_CLERK_WEBHOOK_SECRET].some((s) => s?.trim());
-  if (configured || env.DATABASE_URL?.trim()) return { env, localSecretFile: undefined };
-  const dataDir = env.DATA_DIR?.trim() || "./.data";
+export function withLocalSecret(env: Env): { env: Env; localSecretFile: string | undefined } {
+  const { development, production } = webhookSecrets(env);
+  const configured = [development, production].some((s) => s?.trim());
+  if (configured || usesDatabaseUrl(env)) return { env, localSecretFile: undefined };
+  const dataDir = dataDirOf(env);
   const file = localSecretPath(dataDir);
   let secret: string;
   try {
@@ -30,5 +29,5 @@ export function withLocalSecret(env: Record<string, string | undefined>): {
     mkdirSync(dataDir, { recursive: true });
     writeFileSync(file, `${secret}\n`, { mode: 0o600 });
   }
-  return { env: { ...env, DEV_CLERK_WEBHOOK_SECRET: secret }, localSecretFile: file };
+  return { env: { ...env, [WEBHOOK_SECRET_VARIABLES.development]: secret }, localSecretFile: file };
 }

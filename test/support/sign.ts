@@ -10,12 +10,13 @@ export const SECRETS = {
 export const STRANGER_SECRET = "whsec_c3RyYW5nZXJzZWNyZXRub2JvZHlrbm93czEyMzQ=";
 
 /**
- * Signs like Svix does (Standard Webhooks v1): HMAC-SHA256 over `${id}.${timestamp}.${body}`, keyed with the
- * base64-decoded secret, base64 output. Written with node:crypto, independent of the library under test.
+ * Signs like Svix does (Standard Webhooks v1): HMAC-SHA256 over `${id}.${timestamp}.` and the body's bytes (a
+ * string's UTF-8), keyed with the base64-decoded secret, base64 output. Written with node:crypto, independent of the
+ * library under test.
  */
-export function signature(secret: string, id: string, timestamp: number, body: string): string {
+export function signature(secret: string, id: string, timestamp: number, body: string | Uint8Array): string {
   const key = Buffer.from(secret.slice("whsec_".length), "base64");
-  return `v1,${createHmac("sha256", key).update(`${id}.${timestamp}.${body}`).digest("base64")}`;
+  return `v1,${createHmac("sha256", key).update(`${id}.${timestamp}.`).update(body).digest("base64")}`;
 }
 
 export interface SignOptions {
