@@ -54,6 +54,17 @@ export interface Observer {
   ): void;
   signatureFailure?(reason: SignatureFailureReason): void;
   write?(size: number, seconds: number, ok: boolean): void;
+  /** A delivery answered 4xx or 5xx, with what was known of it by then (for the console's list of refusals). */
+  refusal?(refusal: Refusal): void;
+}
+
+/** What {@link Observer.refusal} receives: no body, no header but the svix-id, nothing personal. */
+export interface Refusal {
+  code: string;
+  status: number;
+  environment: Environment | null;
+  type: string | null;
+  svixId: string | null;
 }
 
 /** Options of {@link createClerkUserSync}. */
@@ -210,6 +221,14 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
           logger.error({ svixId, error: describe(error) }, "unexpected failure");
         if (failure instanceof InvalidSignatureError) observer.signatureFailure?.(failure.reason);
         observer.delivery?.({ ...labels, outcome: "error" }, seconds);
+        observer.refusal?.({
+          code: failure.code,
+          status: failure.status,
+          environment: labels.environment === "unknown" ? null : labels.environment,
+          type: labels.type === "unknown" ? null : labels.type,
+          // Unverified when the signature failed, but what the operator matches with Clerk's dashboard.
+          svixId: svixId ?? headerReader(request.headers)("svix-id")?.slice(0, 100) ?? null,
+        });
         if (failure.status < 500) {
           logger.warn(
             { svixId, ...labels, code: failure.code, durationMs: round(seconds * 1000) },
@@ -259,6 +278,7 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
       const code = (JSON.parse(response.body) as { code: string }).code;
       safely(() => {
         observer.delivery?.({ environment: "unknown", type: "unknown", outcome: "error" }, 0);
+        observer.refusal?.({ code, status: response.status, environment: null, type: null, svixId: null });
         if (response.status < 500)
           logger.warn({ environment: "unknown", type: "unknown", code }, "delivery refused");
         else logger.error({ code, error: describe(error) }, "delivery refused");

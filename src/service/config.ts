@@ -15,6 +15,13 @@ export interface ServiceConfig {
   shutdownTimeoutMs: number;
   /** When set, `GET /metrics` requires `Authorization: Bearer <token>`. */
   metricsToken: string | undefined;
+  /** When set, the console at `GET /` is on, behind a sign-in with this token. */
+  consoleToken: string | undefined;
+  /**
+   * A zero-configuration local run (no webhook secret, no DATABASE_URL: see `withLocalSecret`): the console is open
+   * without a token, and `host` defaults to loopback.
+   */
+  localRun: boolean;
   /** How often `serve` prunes the delivery log; 0: never. */
   pruneIntervalMs: number;
   /** What `serve` prunes: delivery-log rows older than this. */
@@ -32,19 +39,22 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
  * const config = loadConfig(process.env); // throws ConfigError listing each problem
  * ```
  */
-export function loadConfig(env: Record<string, string | undefined>): ServiceConfig {
-  return parse(env, true);
+export function loadConfig(
+  env: Record<string, string | undefined>,
+  { localRun = false }: { localRun?: boolean } = {},
+): ServiceConfig {
+  return parse(env, true, localRun);
 }
 
 /** The database settings alone, for commands that need no webhook secret (`migrate`, `prune`, `status`). */
 export function loadDatabaseConfig(
   env: Record<string, string | undefined>,
 ): Pick<ServiceConfig, "databaseUrl" | "dataDir"> {
-  const { databaseUrl, dataDir } = parse(env, false);
+  const { databaseUrl, dataDir } = parse(env, false, false);
   return { databaseUrl, dataDir };
 }
 
-function parse(env: Record<string, string | undefined>, webhooks: boolean): ServiceConfig {
+function parse(env: Record<string, string | undefined>, webhooks: boolean, localRun: boolean): ServiceConfig {
   const problems: string[] = [];
   const read = <T>(
     name: string,
@@ -76,7 +86,8 @@ function parse(env: Record<string, string | undefined>, webhooks: boolean): Serv
     databaseUrl,
     dataDir: read("DATA_DIR", "./.data", (v) => v, "a directory"),
     port: read("PORT", 3000, (v) => integer(v, 0, 65535), "a port number (0-65535)"),
-    host: read("HOST", "0.0.0.0", (v) => v, "a host"),
+    // A local run's console is open without a token: only this machine may reach it, unless HOST says otherwise.
+    host: read("HOST", localRun ? "127.0.0.1" : "0.0.0.0", (v) => v, "a host"),
     logLevel: read(
       "LOG_LEVEL",
       "info",
@@ -91,6 +102,8 @@ function parse(env: Record<string, string | undefined>, webhooks: boolean): Serv
     ),
     shutdownTimeoutMs: read("SHUTDOWN_TIMEOUT", 10_000, timer, 'a duration up to 24d, like "10s" or "500ms"'),
     metricsToken: env.METRICS_TOKEN?.trim() || undefined,
+    consoleToken: env.CONSOLE_TOKEN?.trim() || undefined,
+    localRun,
     pruneIntervalMs: read(
       "PRUNE_INTERVAL",
       DAY,
