@@ -92,7 +92,7 @@ export const PAGE = `<!doctype html>
           </form>
         </div>
         <p id="live-status" class="visually-hidden" aria-live="polite"></p>
-        <div class="scroll"><table class="grid" aria-describedby="deliveries-note">
+        <div class="scroll tall" tabindex="0" role="region" aria-label="Deliveries, scrollable"><table class="grid" aria-describedby="deliveries-note">
           <thead><tr><th scope="col">Received</th><th scope="col">Environment</th><th scope="col">Type</th><th scope="col">Outcome</th><th scope="col">User / org</th><th scope="col">Svix id</th></tr></thead>
           <tbody id="delivery-rows"></tbody>
         </table></div>
@@ -103,7 +103,7 @@ export const PAGE = `<!doctype html>
       <section class="panel" aria-labelledby="refusals-title">
         <h2 id="refusals-title">Refusals</h2>
         <p class="muted small">The last 500 answers of 4xx or 5xx, kept in memory since the service started.</p>
-        <div class="scroll"><table class="grid">
+        <div class="scroll tall" tabindex="0" role="region" aria-label="Refusals, scrollable"><table class="grid compact">
           <thead><tr><th scope="col">When</th><th scope="col">Status</th><th scope="col">Code</th><th scope="col">Svix id</th></tr></thead>
           <tbody id="refusal-rows"></tbody>
         </table></div>

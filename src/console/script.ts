@@ -74,7 +74,7 @@ function time(iso, { date = false } = {}) {
 const badge = (outcome) => el("span", { class: "badge " + outcome }, outcome);
 const env = (environment) =>
   environment ? el("span", { class: "env " + environment }, environment) : el("span", { class: "muted" }, "—");
-const mono = (text) => el("td", { class: "mono" }, text || "—");
+const mono = (text) => el("td", { class: "mono", title: text || undefined }, text || "—");
 
 function emptyRow(columns, text) {
   return el("tr", { class: "empty" }, el("td", { colspan: columns }, text));
@@ -361,11 +361,18 @@ function svg(tag, attrs = {}, ...children) {
   return node;
 }
 
-function niceMax(value) {
-  if (value <= 4) return 4;
-  const power = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 2.5, 5, 10]) if (step * power >= value) return step * power;
-  return 10 * power;
+/** The top of the y axis and its number of steps: whole, round steps, as little headroom as they allow. */
+function axis(max) {
+  let best = { top: 4, steps: 4 };
+  if (max <= 4) return best;
+  best = { top: Infinity, steps: 4 };
+  for (const steps of [3, 4, 5]) {
+    const raw = max / steps;
+    const power = 10 ** Math.floor(Math.log10(raw));
+    const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= raw && Number.isInteger(s)) || 10 * power;
+    if (step * steps < best.top) best = { top: step * steps, steps };
+  }
+  return best;
 }
 
 function renderChart({ range, bucketMs, buckets }) {
@@ -378,7 +385,7 @@ function renderChart({ range, bucketMs, buckets }) {
     for (const o of OUTCOMES) { sum += b[o]; totals[o] += b[o]; }
     max = Math.max(max, sum);
   }
-  const top_ = niceMax(max);
+  const { top: top_, steps } = axis(max);
   const slot = plotW / Math.max(buckets.length, 1);
   const barW = Math.max(1, slot * 0.78);
   const unit = range === "hour" ? "minute" : "30 minutes";
@@ -386,9 +393,9 @@ function renderChart({ range, bucketMs, buckets }) {
   const label = "Deliveries per " + unit + " over the last " + range + ": " + total + " in all, " +
     OUTCOMES.map((o) => totals[o] + " " + o).join(", ") + ".";
   const chart = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": label });
-  for (let i = 0; i <= 4; i++) {
-    const value = (top_ / 4) * i;
-    const y = top + plotH - (plotH * i) / 4;
+  for (let i = 0; i <= steps; i++) {
+    const value = (top_ / steps) * i;
+    const y = top + plotH - (plotH * i) / steps;
     chart.append(svg("line", { class: "axis", x1: left, x2: W - right, y1: y, y2: y }));
     const text = svg("text", { class: "label", x: left - 6, y: y + 3, "text-anchor": "end" });
     text.textContent = Number.isInteger(value) ? String(value) : value.toFixed(1);

@@ -102,6 +102,9 @@ label.inline, .filters label, .lookup label { display: inline-flex; flex-directi
 .legend .refused::before { background: var(--refused); }
 
 .scroll { overflow-x: auto; }
+.scroll.tall { max-height: 560px; overflow: auto; border-radius: 4px; }
+.scroll.tall thead th { position: sticky; top: 0; background: var(--panel); z-index: 1; }
+.compact td.mono:last-child { max-width: 14ch; overflow: hidden; text-overflow: ellipsis; }
 table.grid { width: 100%; border-collapse: collapse; font-size: 13px; }
 .grid th { text-align: left; font-weight: 600; color: var(--muted); font-size: 12px; padding: 6px 8px; border-bottom: 1px solid var(--border); white-space: nowrap; }
 .grid td { padding: 5px 8px; border-bottom: 1px solid var(--border); white-space: nowrap; vertical-align: top; }
