@@ -149,6 +149,7 @@ describe("the built program", () => {
     expect(triggered.code).toBe(0);
 
     // The console is open without a token, says so, and lists the delivery.
+    expect(server.output()).toContain(`"url":"http://127.0.0.1:${port}/"`);
     const consoleApi = async (path: string) =>
       (await (await fetch(`http://127.0.0.1:${port}/console/api/${path}`)).json()) as Record<string, unknown>;
     expect(await consoleApi("setup")).toMatchObject({

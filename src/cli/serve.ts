@@ -59,6 +59,17 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
   });
   await app.listen({ port: config.port, host: config.host });
   logger.info({ database: sync.database.dialect, environments: instances, console: access.mode }, "ready");
+  if (access.mode !== "off") {
+    const address = app.server.address();
+    const port = typeof address === "object" && address ? address.port : config.port;
+    const host = ["0.0.0.0", "::"].includes(config.host) ? "localhost" : config.host;
+    logger.info(
+      { url: `http://${host.includes(":") ? `[${host}]` : host}:${port}/`, access: access.mode },
+      access.mode === "local"
+        ? "console open without a token (zero-configuration local run)"
+        : "console on, behind CONSOLE_TOKEN",
+    );
+  }
 
   const prune = async () => {
     try {
