@@ -500,6 +500,9 @@ function stop() {
 }
 
 async function start() {
+  // All at once: the rows need not wait for the setup's round trip.
+  const data = Promise.all([refresh(), refreshSummary()]);
+  data.catch(() => {});
   try {
     const setup = await api("/console/api/setup");
     renderSetup(setup);
@@ -509,7 +512,7 @@ async function start() {
     $("app").hidden = false;
     $("live").hidden = false;
     $("pause").hidden = false;
-    await Promise.all([refresh(), refreshSummary()]);
+    await data;
     $("start").open = state.latest.length === 0 || setup.access.mode === "local";
     stop();
     every(POLL_MS, refresh);
