@@ -59,6 +59,12 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
   });
   await app.listen({ port: config.port, host: config.host });
   logger.info({ database: sync.database.dialect, environments: instances, console: access.mode }, "ready");
+  if (access.mode === "local" && !["127.0.0.1", "localhost", "::1"].includes(config.host)) {
+    logger.warn(
+      { host: config.host },
+      "the console is open without a token and HOST makes it reachable from other machines: set CONSOLE_TOKEN",
+    );
+  }
   if (access.mode !== "off") {
     const address = app.server.address();
     const port = typeof address === "object" && address ? address.port : config.port;

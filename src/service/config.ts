@@ -112,6 +112,9 @@ function parse(env: Record<string, string | undefined>, webhooks: boolean, local
     ),
     pruneOlderThanMs: read("PRUNE_OLDER_THAN", 30 * DAY, duration, 'a duration, like "30d"'),
   };
+  // The console shows personal data: its token must not be guessable. Never echoed.
+  if (config.consoleToken !== undefined && config.consoleToken.length < 16)
+    problems.push("CONSOLE_TOKEN is too short: use at least 16 random characters (`openssl rand -hex 24`)");
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
