@@ -221,6 +221,12 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
           logger.error({ svixId, error: describe(error) }, "unexpected failure");
         if (failure instanceof InvalidSignatureError) observer.signatureFailure?.(failure.reason);
         observer.delivery?.({ ...labels, outcome: "error" }, seconds);
+        if (failure.status < 500) {
+          logger.warn(
+            { svixId, ...labels, code: failure.code, durationMs: round(seconds * 1000) },
+            "delivery refused",
+          );
+        }
         observer.refusal?.({
           code: failure.code,
           status: failure.status,
@@ -229,12 +235,6 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
           // Unverified when the signature failed, but what the operator matches with Clerk's dashboard.
           svixId: svixId ?? headerReader(request.headers)("svix-id")?.slice(0, 100) ?? null,
         });
-        if (failure.status < 500) {
-          logger.warn(
-            { svixId, ...labels, code: failure.code, durationMs: round(seconds * 1000) },
-            "delivery refused",
-          );
-        }
       });
       return respond(failure.status, { code: failure.code, message: failure.message });
     } finally {
@@ -278,10 +278,10 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
       const code = (JSON.parse(response.body) as { code: string }).code;
       safely(() => {
         observer.delivery?.({ environment: "unknown", type: "unknown", outcome: "error" }, 0);
-        observer.refusal?.({ code, status: response.status, environment: null, type: null, svixId: null });
         if (response.status < 500)
           logger.warn({ environment: "unknown", type: "unknown", code }, "delivery refused");
         else logger.error({ code, error: describe(error) }, "delivery refused");
+        observer.refusal?.({ code, status: response.status, environment: null, type: null, svixId: null });
       });
       return response;
     },
