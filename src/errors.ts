@@ -90,6 +90,15 @@ export class NotFoundError extends SyncError {
   readonly status = 404;
 }
 
+/** The console is off: no CONSOLE_TOKEN is set, and this is not a zero-configuration local run. */
+export class ConsoleDisabledError extends SyncError {
+  readonly code = "console_disabled";
+  readonly status = 404;
+  constructor() {
+    super("the console is off: set CONSOLE_TOKEN to turn it on (sign in with that token)");
+  }
+}
+
 /** The webhook route takes POST only. */
 export class MethodNotAllowedError extends SyncError {
   readonly code = "method_not_allowed";
@@ -127,6 +136,7 @@ export type ErrorCode =
   | "raw_body_unavailable"
   | "bad_request"
   | "not_found"
+  | "console_disabled"
   | "unauthorized"
   | "method_not_allowed"
   | "internal_error"

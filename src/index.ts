@@ -18,6 +18,7 @@ export type {
   ClerkUserSyncOptions,
   Logger,
   Observer,
+  Refusal,
   SyncEvent,
   SyncRequest,
   SyncResponse,

@@ -49,6 +49,17 @@ export interface Observer {
   ): void;
   signatureFailure?(reason: SignatureFailureReason): void;
   write?(size: number, seconds: number, ok: boolean): void;
+  /** A delivery answered 4xx or 5xx, with what was known of it by then (for the console's list of refusals). */
+  refusal?(refusal: Refusal): void;
+}
+
+/** What {@link Observer.refusal} receives: no body, no header but the svix-id, nothing personal. */
+export interface Refusal {
+  code: string;
+  status: number;
+  environment: Environment | null;
+  type: string | null;
+  svixId: string | null;
 }
 
 /** Options of {@link createClerkUserSync}. */
@@ -213,6 +224,14 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
             "delivery refused",
           );
         }
+        observer.refusal?.({
+          code: failure.code,
+          status: failure.status,
+          environment: labels.environment === "unknown" ? null : labels.environment,
+          type: labels.type === "unknown" ? null : labels.type,
+          // Unverified when the signature failed, but what the operator matches with Clerk's dashboard.
+          svixId: svixId ?? headerReader(request.headers)("svix-id")?.slice(0, 100) ?? null,
+        });
       });
       return respond(failure.status, { code: failure.code, message: failure.message });
     } finally {
@@ -259,6 +278,7 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
         if (response.status < 500)
           logger.warn({ environment: "unknown", type: "unknown", code }, "delivery refused");
         else logger.error({ code, error: describe(error) }, "delivery refused");
+        observer.refusal?.({ code, status: response.status, environment: null, type: null, svixId: null });
       });
       return response;
     },

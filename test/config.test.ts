@@ -36,6 +36,8 @@ describe("service configuration", () => {
       bodyLimit: 1024 * 1024,
       shutdownTimeoutMs: 10_000,
       metricsToken: undefined,
+      consoleToken: undefined,
+      localRun: false,
       pruneIntervalMs: 24 * 3600 * 1000,
       pruneOlderThanMs: 30 * 24 * 3600 * 1000,
     });
@@ -51,6 +53,7 @@ describe("service configuration", () => {
       BODY_LIMIT: "512kb",
       SHUTDOWN_TIMEOUT: "1500ms",
       METRICS_TOKEN: "t0ken",
+      CONSOLE_TOKEN: "c0nsole-t0ken-0123456789",
       PRUNE_INTERVAL: "off",
       PRUNE_OLDER_THAN: "7d",
     });
@@ -62,9 +65,26 @@ describe("service configuration", () => {
       bodyLimit: 512 * 1024,
       shutdownTimeoutMs: 1500,
       metricsToken: "t0ken",
+      consoleToken: "c0nsole-t0ken-0123456789",
       pruneIntervalMs: 0,
       pruneOlderThanMs: 7 * 24 * 3600 * 1000,
     });
+  });
+
+  it("listens on loopback by default in a zero-configuration local run, and where HOST says when it is set", () => {
+    const env = { DEV_CLERK_WEBHOOK_SECRET: SECRETS.development };
+    expect(loadConfig(env, { localRun: true })).toMatchObject({ host: "127.0.0.1", localRun: true });
+    expect(loadConfig({ ...env, HOST: "0.0.0.0" }, { localRun: true }).host).toBe("0.0.0.0");
+    expect(loadConfig(env).host).toBe("0.0.0.0");
+  });
+
+  it("refuses a CONSOLE_TOKEN shorter than 16 characters, without echoing it", () => {
+    const problems = problemsOf({
+      DEV_CLERK_WEBHOOK_SECRET: SECRETS.development,
+      CONSOLE_TOKEN: "short-token",
+    });
+    expect(problems).toEqual([expect.stringContaining("CONSOLE_TOKEN is too short")]);
+    expect(problems.join()).not.toContain("short-token");
   });
 
   it("reports every problem at once", () => {

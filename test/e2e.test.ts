@@ -128,13 +128,10 @@ describe("the built program", () => {
     expect(await terminate(running)).toEqual({ code: 0, signal: null });
   }, 60_000);
 
-  it("with no configuration at all, generates a local secret that `trigger` signs with", async () => {
+  it("with no configuration at all, generates a local secret that `trigger` signs with, on loopback, console open", async () => {
     const dataDir = tempDir();
-    const server = start(process.execPath, ["dist/cli/main.js", "serve"], {
-      PORT: "0",
-      HOST: "127.0.0.1",
-      DATA_DIR: dataDir,
-    });
+    // No HOST: a local run listens on 127.0.0.1 (LISTENING matches only that).
+    const server = start(process.execPath, ["dist/cli/main.js", "serve"], { PORT: "0", DATA_DIR: dataDir });
     const [, port] = await server.waitFor(LISTENING);
     const secretFile = join(dataDir, "local-webhook-secret");
     const secret = readFileSync(secretFile, "utf8").trim();
@@ -150,6 +147,18 @@ describe("the built program", () => {
       '200 {"status":"applied","environment":"development","type":"user.created"}',
     );
     expect(triggered.code).toBe(0);
+
+    // The console is open without a token, says so, and lists the delivery.
+    expect(server.output()).toContain(`"url":"http://127.0.0.1:${port}/"`);
+    const consoleApi = async (path: string) =>
+      (await (await fetch(`http://127.0.0.1:${port}/console/api/${path}`)).json()) as Record<string, unknown>;
+    expect(await consoleApi("setup")).toMatchObject({
+      access: { mode: "local", host: "127.0.0.1", loopbackOnly: true },
+      examples: ["user.created", "user.updated", "user.deleted"],
+    });
+    expect((await consoleApi("deliveries")).deliveries).toEqual([
+      expect.objectContaining({ type: "user.created", outcome: "applied", environment: "development" }),
+    ]);
 
     // The embedded database is the server's while it runs.
     const busy = await cli(["status"], { DATA_DIR: dataDir });

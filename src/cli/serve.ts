@@ -1,4 +1,6 @@
 import { pino } from "pino";
+import type { ConsoleAccess } from "../console/access.js";
+import { createRefusalLog } from "../console/refusals.js";
 import { claimEmbeddedDatabase } from "../db/embedded-lock.js";
 import { describe } from "../log.js";
 import { loadConfig } from "../service/config.js";
@@ -15,7 +17,7 @@ import { ENVIRONMENTS, splitSecrets } from "../verify.js";
  */
 export async function serve(processEnv: Record<string, string | undefined>): Promise<void> {
   const { env, localSecretFile } = withLocalSecret(processEnv);
-  const config = loadConfig(env);
+  const config = loadConfig(env, { localRun: localSecretFile !== undefined });
   // Let go of on exit, however the process exits; a pid file left by SIGKILL names no live process.
   if (!config.databaseUrl) process.on("exit", claimEmbeddedDatabase(config.dataDir, "serve"));
   const output = logOutput();
@@ -28,23 +30,53 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
     );
   }
   const metrics = createMetrics();
+  const refusals = createRefusalLog();
   const sync = await createClerkUserSync({
     database: config.databaseUrl,
     dataDir: config.dataDir,
     secrets: config.secrets,
     bodyLimit: config.bodyLimit,
     logger,
-    observer: metrics.observer,
+    observer: { ...metrics.observer, refusal: refusals.record },
   });
-  const app = buildServer({ sync, metrics, logger, metricsToken: config.metricsToken });
-  await app.listen({ port: config.port, host: config.host });
-  logger.info(
-    {
-      database: sync.database.dialect,
-      environments: ENVIRONMENTS.filter((e) => splitSecrets(config.secrets[e]).length),
+  const instances = ENVIRONMENTS.filter((e) => splitSecrets(config.secrets[e]).length);
+  const access: ConsoleAccess = config.consoleToken
+    ? { mode: "token", token: config.consoleToken }
+    : config.localRun
+      ? { mode: "local" }
+      : { mode: "off" };
+  const app = buildServer({
+    sync,
+    metrics,
+    logger,
+    metricsToken: config.metricsToken,
+    console: {
+      access,
+      refusals,
+      instances,
+      host: config.host,
+      exampleSecret: config.localRun ? splitSecrets(config.secrets.development)[0] : undefined,
     },
-    "ready",
-  );
+  });
+  await app.listen({ port: config.port, host: config.host });
+  logger.info({ database: sync.database.dialect, environments: instances, console: access.mode }, "ready");
+  if (access.mode === "local" && !["127.0.0.1", "localhost", "::1"].includes(config.host)) {
+    logger.warn(
+      { host: config.host },
+      "the console is open without a token and HOST makes it reachable from other machines: set CONSOLE_TOKEN",
+    );
+  }
+  if (access.mode !== "off") {
+    const address = app.server.address();
+    const port = typeof address === "object" && address ? address.port : config.port;
+    const host = ["0.0.0.0", "::"].includes(config.host) ? "localhost" : config.host;
+    logger.info(
+      { url: `http://${host.includes(":") ? `[${host}]` : host}:${port}/`, access: access.mode },
+      access.mode === "local"
+        ? "console open without a token (zero-configuration local run)"
+        : "console on, behind CONSOLE_TOKEN",
+    );
+  }
 
   const prune = async () => {
     try {

@@ -1,15 +1,12 @@
-import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../errors.js";
 import { portOf, WEBHOOK_SECRET_VARIABLES, webhookSecrets } from "../service/config.js";
 import { withLocalSecret } from "../service/local-secret.js";
 import { WEBHOOK_PATH } from "../sync.js";
-import { ENVIRONMENTS, type Environment, secretProblems, sign, splitSecrets } from "../verify.js";
+import { ENVIRONMENTS, type Environment, secretProblems, splitSecrets } from "../verify.js";
 import type { Command, Env } from "./command.js";
 import { UsageError } from "./command.js";
-import { type ClerkExampleEvent, EXAMPLES, type ExampleType } from "./examples.js";
-
-const TYPES = Object.keys(EXAMPLES) as ExampleType[];
+import { isExampleType, signedExample, EXAMPLE_TYPES as TYPES } from "./example-delivery.js";
 
 const HELP = `usage: clerk-user-sync trigger <type> --env development|production [--url URL] [--user-id ID]
 
@@ -69,19 +66,9 @@ export const trigger: Command = {
     if (!URL.canParse(url)) throw new UsageError(`--url ${url} is not a URL`);
 
     const secret = signingSecret(environment, env);
-    const now = new Date();
-    const event = exampleEvent(type, { userId, now });
-    const body = JSON.stringify(event);
-    const svixId = `msg_${randomUUID().replaceAll("-", "")}`;
-    const timestamp = Math.floor(now.getTime() / 1000);
-    const headers = {
-      "content-type": "application/json",
-      "svix-id": svixId,
-      "svix-timestamp": String(timestamp),
-      "svix-signature": sign(secret, svixId, timestamp, body),
-    };
+    const { body, headers, svixId, userId: id } = signedExample(type, { secret, userId, now: new Date() });
     const target = shown(url);
-    process.stdout.write(`${type} for ${String(event.data.id)} (${environment}, ${svixId}) → ${target}\n`);
+    process.stdout.write(`${type} for ${id} (${environment}, ${svixId}) → ${target}\n`);
 
     let response: Response;
     try {
@@ -99,27 +86,6 @@ export const trigger: Command = {
 };
 
 /**
- * The example event of `type`, made new: `data.id` replaced when a user id is given, a fresh envelope timestamp
- * (in the example's own unit: the OpenAPI examples use seconds, the docs milliseconds) and, for creates and updates,
- * `data.updated_at` = now so that the receiver sees a newer version of the user.
- *
- * @example
- * ```ts
- * const body = JSON.stringify(exampleEvent("user.updated", { userId: "user_123", now: new Date() }));
- * ```
- */
-export function exampleEvent(
-  type: ExampleType,
-  { userId, now }: { userId?: string | undefined; now: Date },
-): ClerkExampleEvent {
-  const event = structuredClone(EXAMPLES[type]);
-  event.timestamp = event.timestamp < 1e11 ? Math.floor(now.getTime() / 1000) : now.getTime();
-  if (userId) event.data.id = userId;
-  if (type !== "user.deleted") event.data.updated_at = now.getTime();
-  return event;
-}
-
-/**
  * The first configured secret of an environment: the one `serve` would verify with. For a development event on a
  * zero-configuration machine, that is the local secret `serve` generated (or will generate) under DATA_DIR.
  */
@@ -135,10 +101,6 @@ function signingSecret(environment: Environment, env: Env): string {
   const problems = secretProblems({ [environment]: secret }, WEBHOOK_SECRET_VARIABLES);
   if (problems.length > 0) throw new ConfigError(problems);
   return secret;
-}
-
-function isExampleType(value: string | undefined): value is ExampleType {
-  return (TYPES as (string | undefined)[]).includes(value);
 }
 
 /** The URL without credentials, for printing. */

@@ -55,6 +55,13 @@ export interface ServiceConfig {
   shutdownTimeoutMs: number;
   /** When set, `GET /metrics` requires `Authorization: Bearer <token>`. */
   metricsToken: string | undefined;
+  /** When set, the console at `GET /` is on, behind a sign-in with this token. */
+  consoleToken: string | undefined;
+  /**
+   * A zero-configuration local run (no webhook secret, no DATABASE_URL: see `withLocalSecret`): the console is open
+   * without a token, and `host` defaults to loopback.
+   */
+  localRun: boolean;
   /** How often `serve` prunes the delivery log; 0: never. */
   pruneIntervalMs: number;
   /** What `serve` prunes: delivery-log rows older than this. */
@@ -72,17 +79,17 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
  * const config = loadConfig(process.env); // throws ConfigError listing each problem
  * ```
  */
-export function loadConfig(env: Env): ServiceConfig {
-  return parse(env, true);
+export function loadConfig(env: Env, { localRun = false }: { localRun?: boolean } = {}): ServiceConfig {
+  return parse(env, true, localRun);
 }
 
 /** The database settings alone, for commands that need no webhook secret (`migrate`, `prune`, `status`). */
 export function loadDatabaseConfig(env: Env): Pick<ServiceConfig, "databaseUrl" | "dataDir"> {
-  const { databaseUrl, dataDir } = parse(env, false);
+  const { databaseUrl, dataDir } = parse(env, false, false);
   return { databaseUrl, dataDir };
 }
 
-function parse(env: Env, webhooks: boolean): ServiceConfig {
+function parse(env: Env, webhooks: boolean, localRun: boolean): ServiceConfig {
   const problems: string[] = [];
   const read = <T>(
     name: string,
@@ -107,7 +114,8 @@ function parse(env: Env, webhooks: boolean): ServiceConfig {
     databaseUrl,
     dataDir: read("DATA_DIR", DEFAULT_DATA_DIR, (v) => v, "a directory"),
     port: read("PORT", DEFAULT_PORT, (v) => integer(v, 0, 65535), "a port number (0-65535)"),
-    host: read("HOST", "0.0.0.0", (v) => v, "a host"),
+    // A local run's console is open without a token: only this machine may reach it, unless HOST says otherwise.
+    host: read("HOST", localRun ? "127.0.0.1" : "0.0.0.0", (v) => v, "a host"),
     logLevel: read(
       "LOG_LEVEL",
       "info",
@@ -122,6 +130,8 @@ function parse(env: Env, webhooks: boolean): ServiceConfig {
     ),
     shutdownTimeoutMs: read("SHUTDOWN_TIMEOUT", 10_000, timer, 'a duration up to 24d, like "10s" or "500ms"'),
     metricsToken: env.METRICS_TOKEN?.trim() || undefined,
+    consoleToken: env.CONSOLE_TOKEN?.trim() || undefined,
+    localRun,
     pruneIntervalMs: read(
       "PRUNE_INTERVAL",
       DAY,
@@ -130,6 +140,9 @@ function parse(env: Env, webhooks: boolean): ServiceConfig {
     ),
     pruneOlderThanMs: read("PRUNE_OLDER_THAN", 30 * DAY, duration, 'a duration, like "30d"'),
   };
+  // The console shows personal data: its token must not be guessable. Never echoed.
+  if (config.consoleToken !== undefined && config.consoleToken.length < 16)
+    problems.push("CONSOLE_TOKEN is too short: use at least 16 random characters (`openssl rand -hex 24`)");
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -8,6 +8,8 @@ import Fastify, {
 import type { Logger as PinoLogger } from "pino";
 import { clerkUserSyncFastify } from "../adapters/fastify.js";
 import { errorResponse } from "../adapters/shared.js";
+import { type ConsoleOptions, consolePlugin } from "../console/plugin.js";
+import { createRefusalLog } from "../console/refusals.js";
 import { migrationsApplied } from "../db/migrate.js";
 import { NotFoundError, UnauthorizedError } from "../errors.js";
 import type { ClerkUserSync, SyncResponse } from "../sync.js";
@@ -20,13 +22,15 @@ export interface ServerParts {
   logger: PinoLogger;
   /** When set, `GET /metrics` wants `Authorization: Bearer <token>`. */
   metricsToken?: string | undefined;
+  /** The console at `GET /`; omitted: off (404 `console_disabled`). */
+  console?: Omit<ConsoleOptions, "sync"> | undefined;
 }
 
 /**
  * The service: the webhook route (the same Fastify plugin users mount), `GET /healthz` (liveness),
- * `GET /readyz` (database answers and migrations applied) and `GET /metrics` (Prometheus).
+ * `GET /readyz` (database answers and migrations applied), `GET /metrics` (Prometheus) and the console (`GET /`).
  */
-export function buildServer({ sync, metrics, logger, metricsToken }: ServerParts): FastifyInstance {
+export function buildServer({ sync, metrics, logger, metricsToken, console }: ServerParts): FastifyInstance {
   // Request logging is off: the core logs one line per delivery, without personal data.
   const app: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -38,6 +42,10 @@ export function buildServer({ sync, metrics, logger, metricsToken }: ServerParts
     return503OnClosing: false,
   });
   void app.register(clerkUserSyncFastify, { sync });
+  void app.register(consolePlugin, {
+    sync,
+    ...(console ?? { access: { mode: "off" }, refusals: createRefusalLog(), instances: [] }),
+  });
 
   app.get("/healthz", async () => ({ status: "ok" }));
 

@@ -1,6 +1,8 @@
 import { Writable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
+import type { ConsoleOptions } from "../../src/console/plugin.js";
+import { createRefusalLog, type RefusalLog } from "../../src/console/refusals.js";
 import {
   type ClerkUserSync,
   type ClerkUserSyncOptions,
@@ -34,6 +36,8 @@ export interface Harness {
   db: TestDatabase;
   /** Every log line the service wrote, as JSON text. */
   logs: string[];
+  /** The refusals the console lists (fed by the core's observer). */
+  refusals: RefusalLog;
   post(event: unknown, options?: PostOptions): Promise<Posted>;
   users(): Promise<Record<string, unknown>[]>;
   tombstones(): Promise<Record<string, unknown>[]>;
@@ -50,7 +54,15 @@ export interface Harness {
 
 export async function openHarness(
   backend: Backend,
-  options: Partial<ClerkUserSyncOptions> & { logLevel?: string } = {},
+  {
+    console,
+    ...options
+  }: Partial<ClerkUserSyncOptions> & {
+    logLevel?: string;
+    /** The console's settings (its access mode above all); omitted: the console is off. */
+    console?: Omit<ConsoleOptions, "sync" | "refusals" | "instances"> &
+      Partial<Pick<ConsoleOptions, "instances">>;
+  } = {},
 ): Promise<Harness> {
   const db = await backend.create();
   const logs: string[] = [];
@@ -62,15 +74,21 @@ export async function openHarness(
   });
   const logger = pino({ level: options.logLevel ?? "info" }, sink);
   const metrics = createMetrics();
+  const refusals = createRefusalLog();
   const sync = await createClerkUserSync({
     database: db.database,
     dataDir: db.dataDir,
     secrets: SECRETS,
     logger,
-    observer: metrics.observer,
+    observer: { ...metrics.observer, refusal: refusals.record },
     ...options,
   });
-  const app = buildServer({ sync, metrics, logger });
+  const app = buildServer({
+    sync,
+    metrics,
+    logger,
+    console: console && { instances: ["development", "production"], ...console, refusals },
+  });
   await app.ready();
   const query = (sql: string) => sync.database.query<Record<string, unknown>>(sql);
   return {
@@ -78,6 +96,7 @@ export async function openHarness(
     app,
     db,
     logs,
+    refusals,
     async post(event, options = {}) {
       const body = typeof event === "string" ? event : JSON.stringify(event);
       const secret = options.secret ?? SECRETS[options.env ?? "development"];

@@ -1,0 +1,72 @@
+import { randomUUID } from "node:crypto";
+import type { SyncRequest } from "../sync.js";
+import { sign } from "../verify.js";
+import { type ClerkExampleEvent, EXAMPLES, type ExampleType } from "./examples.js";
+
+/** The event types `trigger` and the console's example buttons can send. */
+export const EXAMPLE_TYPES = Object.keys(EXAMPLES) as ExampleType[];
+
+/** Whether `value` names one of the examples. */
+export function isExampleType(value: unknown): value is ExampleType {
+  return (EXAMPLE_TYPES as unknown[]).includes(value);
+}
+
+/**
+ * The example event of `type`, made new: `data.id` replaced when a user id is given, a fresh envelope timestamp
+ * (in the example's own unit: the OpenAPI examples use seconds, the docs milliseconds) and, for creates and updates,
+ * `data.updated_at` = now so that the receiver sees a newer version of the user.
+ *
+ * @example
+ * ```ts
+ * const body = JSON.stringify(exampleEvent("user.updated", { userId: "user_123", now: new Date() }));
+ * ```
+ */
+export function exampleEvent(
+  type: ExampleType,
+  { userId, now }: { userId?: string | undefined; now: Date },
+): ClerkExampleEvent {
+  const event = structuredClone(EXAMPLES[type]);
+  event.timestamp = event.timestamp < 1e11 ? Math.floor(now.getTime() / 1000) : now.getTime();
+  if (userId) event.data.id = userId;
+  if (type !== "user.deleted") event.data.updated_at = now.getTime();
+  return event;
+}
+
+/** A signed example delivery: what Svix would POST. */
+export interface SignedExample extends SyncRequest {
+  body: string;
+  headers: Record<string, string>;
+  svixId: string;
+  /** The `data.id` of the event. */
+  userId: string;
+}
+
+/**
+ * The example event of `type`, new (see {@link exampleEvent}) and signed with `secret` the way Svix signs, with a
+ * fresh svix-id: what `clerk-user-sync trigger` sends over HTTP and the console's buttons hand to the core.
+ *
+ * @example
+ * ```ts
+ * const signed = signedExample("user.created", { secret: "whsec_…", now: new Date() });
+ * await fetch(url, { method: "POST", headers: signed.headers, body: signed.body });
+ * ```
+ */
+export function signedExample(
+  type: ExampleType,
+  { secret, userId, now }: { secret: string; userId?: string | undefined; now: Date },
+): SignedExample {
+  const event = exampleEvent(type, { userId, now });
+  const body = JSON.stringify(event);
+  const svixId = `msg_${randomUUID().replaceAll("-", "")}`;
+  return {
+    body,
+    svixId,
+    userId: String(event.data.id),
+    headers: {
+      "content-type": "application/json",
+      "svix-id": svixId,
+      "svix-timestamp": String(Math.floor(now.getTime() / 1000)),
+      "svix-signature": sign(secret, svixId, Math.floor(now.getTime() / 1000), body),
+    },
+  };
+}

@@ -1,0 +1,94 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+
+/**
+ * Who may open the console. `local`: a zero-configuration local run, open to whoever reaches it (the service then
+ * listens on loopback unless HOST says otherwise). `token`: a sign-in with CONSOLE_TOKEN. `off`: neither.
+ */
+export type ConsoleAccess = { mode: "local" } | { mode: "token"; token: string } | { mode: "off" };
+
+/** The session cookie's name. */
+export const SESSION_COOKIE = "cus_console";
+
+/** Sessions live 12 hours by default. */
+export const DEFAULT_SESSION_TTL_MS = 12 * 60 * 60 * 1000;
+
+/** Signed-in sessions, in memory: random ids with an expiry. A restart signs everyone out. */
+export interface Sessions {
+  /** Whether `token` is the console token; in constant time. */
+  tokenMatches(token: unknown): boolean;
+  /** A new session id. */
+  open(): string;
+  /** Whether the cookie header carries a live session. */
+  valid(cookieHeader: string | undefined): boolean;
+  /** Ends the session the cookie header carries, if any. */
+  close(cookieHeader: string | undefined): void;
+  readonly ttlMs: number;
+}
+
+/**
+ * The session store of the `token` mode.
+ *
+ * @example
+ * ```ts
+ * const sessions = createSessions("s3cret-token");
+ * if (sessions.tokenMatches(body.token)) setCookie(sessions.open());
+ * ```
+ */
+export function createSessions(
+  token: string,
+  {
+    ttlMs = DEFAULT_SESSION_TTL_MS,
+    clock = () => new Date(),
+    randomId = () => randomBytes(32).toString("base64url"),
+  }: { ttlMs?: number; clock?: () => Date; randomId?: () => string } = {},
+): Sessions {
+  const expected = digest(token);
+  const live = new Map<string, number>();
+  const idOf = (cookieHeader: string | undefined) => readCookie(cookieHeader, SESSION_COOKIE);
+  return {
+    ttlMs,
+    // Hashing both sides first makes the comparison independent of the lengths too.
+    tokenMatches: (given) => typeof given === "string" && timingSafeEqual(digest(given), expected),
+    open() {
+      const now = clock().getTime();
+      for (const [id, expires] of live) if (expires <= now) live.delete(id);
+      const id = randomId();
+      live.set(id, now + ttlMs);
+      return id;
+    },
+    valid(cookieHeader) {
+      const id = idOf(cookieHeader);
+      const expires = id === undefined ? undefined : live.get(id);
+      if (id === undefined || expires === undefined) return false;
+      if (expires > clock().getTime()) return true;
+      live.delete(id);
+      return false;
+    },
+    close(cookieHeader) {
+      const id = idOf(cookieHeader);
+      if (id !== undefined) live.delete(id);
+    },
+  };
+}
+
+/** The `Set-Cookie` value for a session, or for ending one (`id` null). */
+export function sessionCookie(
+  id: string | null,
+  { secure, ttlMs }: { secure: boolean; ttlMs: number },
+): string {
+  const attributes = ["Path=/", "HttpOnly", "SameSite=Strict", ...(secure ? ["Secure"] : [])];
+  const life = id === null ? "Max-Age=0" : `Max-Age=${Math.floor(ttlMs / 1000)}`;
+  return [`${SESSION_COOKIE}=${id ?? ""}`, life, ...attributes].join("; ");
+}
+
+function digest(value: string): Buffer {
+  return createHash("sha256").update(value).digest();
+}
+
+function readCookie(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? "").split(";")) {
+    const at = part.indexOf("=");
+    if (at > 0 && part.slice(0, at).trim() === name) return part.slice(at + 1).trim() || undefined;
+  }
+  return undefined;
+}
