@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { pruneDeliveries } from "../src/store/users.js";
+import { pruneDeliveries } from "../src/store/deliveries.js";
 import { backends } from "./support/backends.js";
 import { cli } from "./support/cli.js";
 import { type ClerkEvent, clerkEvent, deletedEvent, userEvent } from "./support/fixtures.js";

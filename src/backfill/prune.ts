@@ -1,5 +1,6 @@
 import type { Database } from "../db/database.js";
-import { literal, lockedTransaction, userLockKey } from "../store/apply.js";
+import { literal, lockedTransaction } from "../db/sql.js";
+import { userLockKey } from "../store/locks.js";
 import { ENVIRONMENTS, type Environment } from "../verify.js";
 
 /** What a prune would remove, and out of how many. */

@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError } from "../errors.js";
 import { duration } from "../service/config.js";
-import { pruneDeliveries } from "../store/users.js";
+import { pruneDeliveries } from "../store/deliveries.js";
 import { describe } from "../sync.js";
 import { backfillCommand } from "./backfill.js";
 import { type Command, type Env, UsageError, withDatabase } from "./command.js";

@@ -4,7 +4,7 @@ import { loadConfig } from "../service/config.js";
 import { withLocalSecret } from "../service/local-secret.js";
 import { createMetrics } from "../service/metrics.js";
 import { buildServer } from "../service/server.js";
-import { pruneDeliveries } from "../store/users.js";
+import { pruneDeliveries } from "../store/deliveries.js";
 import { createClerkUserSync, describe } from "../sync.js";
 import { ENVIRONMENTS, splitSecrets } from "../verify.js";
 
