@@ -8,8 +8,9 @@ import type { Database, PreparedStatement } from "./database.js";
 
 /**
  * One transaction in one round trip: the advisory locks of `keys` (sorted, in their own statement, so that the
- * next statement's snapshot sees whatever a competing holder committed), then `statement`, then commit (or, for a
- * dry run, rollback). Resolves with the statement's rows. With `timeoutMs`, a statement that runs longer (waiting
+ * next statement's snapshot sees whatever a competing holder committed), then `statement` (or several, in order:
+ * each sees what the ones before it wrote), then commit (or, for a dry run, rollback). Resolves with the rows of
+ * the statements, one after the other. With `timeoutMs`, a statement that runs longer (waiting
  * for a lock held elsewhere, a stalled disk) is cancelled and the transaction fails (SQLSTATE 57014).
  *
  * @example
@@ -20,7 +21,7 @@ import type { Database, PreparedStatement } from "./database.js";
 export async function lockedTransaction(
   db: Database,
   keys: readonly string[],
-  statement: string,
+  statement: string | readonly string[],
   {
     rollback = false,
     prepared = [],
@@ -28,17 +29,18 @@ export async function lockedTransaction(
   }: { rollback?: boolean; prepared?: readonly PreparedStatement[]; timeoutMs?: number | undefined } = {},
 ): Promise<Record<string, unknown>[]> {
   const timeout = timeoutMs === undefined ? [] : [`set local statement_timeout = ${Math.ceil(timeoutMs)}`];
+  const work = typeof statement === "string" ? [statement] : statement;
   const statements = [
     "begin",
     ...timeout,
     `execute ${LOCK.name}(${literal(keys)})`,
-    statement,
+    ...work,
     rollback ? "rollback" : "commit",
   ];
   const results = await db.script(`${statements.join(";\n")};`, [LOCK, ...prepared]);
-  const rows = results[statements.length - 2];
-  if (!rows) throw new Error("lockedTransaction: unexpected result shape");
-  return rows;
+  const rows = results.slice(statements.length - 1 - work.length, statements.length - 1);
+  if (rows.length !== work.length) throw new Error("lockedTransaction: unexpected result shape");
+  return work.length === 1 ? (rows[0] as Record<string, unknown>[]) : rows.flat();
 }
 
 /**
