@@ -163,9 +163,16 @@ describe.each(await backends())("delivery guarantees on $name", (backend) => {
   it("keeps no personal data in the delivery log, the tombstones or the log", async () => {
     const columns = await query(
       `select table_name, column_name from information_schema.columns
-       where table_name in ('webhook_deliveries', 'user_tombstones') order by table_name, ordinal_position`,
+       where table_name in ('webhook_deliveries', 'user_tombstones', 'organization_tombstones',
+         'organization_membership_tombstones') order by table_name, ordinal_position`,
     );
     expect(columns.map((c) => `${c.table_name}.${c.column_name}`)).toEqual([
+      "organization_membership_tombstones.clerk_membership_id",
+      "organization_membership_tombstones.environment",
+      "organization_membership_tombstones.deleted_at",
+      "organization_tombstones.clerk_org_id",
+      "organization_tombstones.environment",
+      "organization_tombstones.deleted_at",
       "user_tombstones.clerk_user_id",
       "user_tombstones.environment",
       "user_tombstones.deleted_at",
@@ -176,6 +183,8 @@ describe.each(await backends())("delivery guarantees on $name", (backend) => {
       "webhook_deliveries.event_timestamp",
       "webhook_deliveries.received_at",
       "webhook_deliveries.outcome",
+      "webhook_deliveries.clerk_org_id",
+      "webhook_deliveries.clerk_membership_id",
     ]);
     const personal = userEvent("user.created", {
       id: U,

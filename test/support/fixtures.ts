@@ -56,7 +56,10 @@ export function deletedEvent(id: string, timestamp = 1661861640000): ClerkEvent 
 
 /** A membership event built on a published example, for the given membership, organization, user and version. */
 export function membershipEvent(
-  type: "organizationMembership.created" | "organizationMembership.updated" | "organizationMembership.deleted",
+  type:
+    | "organizationMembership.created"
+    | "organizationMembership.updated"
+    | "organizationMembership.deleted",
   ids: { id: string; org: string; user: string },
   { updatedAt, timestamp, role }: { updatedAt: number; timestamp?: number; role?: string },
 ): ClerkEvent {
