@@ -12,7 +12,8 @@ import { type Command, withDatabase } from "./command.js";
  * ```
  */
 export const status: Command = {
-  summary: "users, tombstones and recent deliveries per environment (--json for scripts)",
+  summary:
+    "users, organizations, memberships, their tombstones and recent deliveries per environment (--json for scripts)",
   usage: "status [--json]",
   async run(args, env) {
     const { values } = parseArgs({ args, options: { json: { type: "boolean", default: false } } });
@@ -24,13 +25,33 @@ export const status: Command = {
 
 /** The report as an aligned table, one row per environment. */
 function table(report: SyncStatus): string {
-  const header = ["environment", "users", "tombstones", ...LOGGED, "last delivery"];
+  const header = [
+    "environment",
+    "users",
+    "tombstones",
+    "orgs",
+    "org tombstones",
+    "memberships",
+    "membership tombstones",
+    ...LOGGED,
+    "last delivery",
+  ];
   const rows = ENVIRONMENTS.map((environment) => {
     const e = report.environments[environment];
     const last = e.lastDelivery
       ? `${e.lastDelivery.receivedAt} ${e.lastDelivery.type} (${e.lastDelivery.outcome})`
       : "none";
-    return [environment, e.users, e.tombstones, ...LOGGED.map((o) => e.last24h[o]), last].map(String);
+    return [
+      environment,
+      e.users,
+      e.tombstones,
+      e.organizations,
+      e.organizationTombstones,
+      e.memberships,
+      e.membershipTombstones,
+      ...LOGGED.map((o) => e.last24h[o]),
+      last,
+    ].map(String);
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
   // Text columns to the left, counts to the right.

@@ -16,22 +16,25 @@ const SECRET_VARIABLES: Record<Environment, string> = {
   production: "PROD_CLERK_WEBHOOK_SECRET",
 };
 
-const HELP = `usage: clerk-user-sync trigger <type> --env development|production [--url URL] [--user-id ID]
+const HELP = `usage: clerk-user-sync trigger <type> --env development|production [--url URL] [--user-id ID] [--org-id ID]
 
 Sends Clerk's published example event of <type> (${TYPES.join(", ")})
 to a running receiver, signed like Svix signs it with the configured secret of that instance
 (DEV_/PROD_CLERK_WEBHOOK_SECRET; with no secret and no DATABASE_URL, the local secret \`npm start\` generated
 under DATA_DIR), and prints the answer.
 
-Each run is a new event: a fresh svix-id and envelope timestamp, and for user.created and user.updated
+Each run is a new event: a fresh svix-id and envelope timestamp, and for every created and updated event
 data.updated_at = now, so that repeating a trigger applies again instead of coming back "stale".
-Each example names its own user; --user-id ID acts on another one. A deleted user stays deleted (its tombstone
-turns later events for it into "stale"): pick a new --user-id to start over.
+Each example names its own user, organization and membership; --user-id ID acts on another user (a user event's
+data.id, a membership's data.public_user_data.user_id), --org-id ID on another organization (an organization
+event's data.id, a membership's data.organization.id). Whatever is deleted stays deleted (its tombstone turns later
+events for it, and for memberships of a deleted user or organization, into "stale"): pick new ids to start over.
 
 options:
   --env       development or production: which instance's secret signs the event
   --url       where to send it (default http://localhost:$PORT/api/user/webhook/clerk, PORT defaulting to 3000)
-  --user-id   the Clerk user id to put in data.id (default: the example's)
+  --user-id   the Clerk user id to aim user and membership events at (default: the example's)
+  --org-id    the Clerk organization id to aim organization and membership events at (default: the example's)
 
 exit code: 0 when the receiver answers 2xx, 1 otherwise (or when it cannot be reached)
 `;
@@ -45,9 +48,8 @@ exit code: 0 when the receiver answers 2xx, 1 otherwise (or when it cannot be re
  * ```
  */
 export const trigger: Command = {
-  summary: "send Clerk's example user.created/updated/deleted event, signed, to a running receiver",
-  usage:
-    "trigger user.created|user.updated|user.deleted --env development|production [--url URL] [--user-id ID]",
+  summary: "send Clerk's example user, organization or membership event, signed, to a running receiver",
+  usage: "trigger <type> --env development|production [--url URL] [--user-id ID] [--org-id ID]",
   async run(args, env) {
     const { values, positionals } = parseArgs({
       args,
@@ -56,6 +58,7 @@ export const trigger: Command = {
         env: { type: "string" },
         url: { type: "string" },
         "user-id": { type: "string" },
+        "org-id": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -70,12 +73,14 @@ export const trigger: Command = {
     if (!environment) throw new UsageError("--env must be development or production");
     const userId = values["user-id"]?.trim();
     if (userId === "") throw new UsageError("--user-id must not be empty");
+    const orgId = values["org-id"]?.trim();
+    if (orgId === "") throw new UsageError("--org-id must not be empty");
     const url = values.url ?? `http://localhost:${env.PORT?.trim() || 3000}${WEBHOOK_PATH}`;
     if (!URL.canParse(url)) throw new UsageError(`--url ${url} is not a URL`);
 
     const secret = signingSecret(environment, env);
     const now = new Date();
-    const event = exampleEvent(type, { userId, now });
+    const event = exampleEvent(type, { userId, orgId, now });
     const body = JSON.stringify(event);
     const svixId = `msg_${randomUUID().replaceAll("-", "")}`;
     const headers = {
@@ -103,9 +108,9 @@ export const trigger: Command = {
 };
 
 /**
- * The example event of `type`, made new: `data.id` replaced when a user id is given, a fresh envelope timestamp
- * (in the example's own unit: the OpenAPI examples use seconds, the docs milliseconds) and, for creates and updates,
- * `data.updated_at` = now so that the receiver sees a newer version of the user.
+ * The example event of `type`, made new: aimed at the given user and organization (see the help text), a fresh
+ * envelope timestamp (in the example's own unit: the OpenAPI examples use seconds, the docs milliseconds) and, for
+ * creates and updates, `data.updated_at` = now so that the receiver sees a newer version of the object.
  *
  * @example
  * ```ts
@@ -114,12 +119,19 @@ export const trigger: Command = {
  */
 export function exampleEvent(
   type: ExampleType,
-  { userId, now }: { userId?: string | undefined; now: Date },
+  { userId, orgId, now }: { userId?: string | undefined; orgId?: string | undefined; now: Date },
 ): ClerkExampleEvent {
-  const event = structuredClone(EXAMPLES[type]);
+  const event = structuredClone(EXAMPLES[type]) as ClerkExampleEvent;
   event.timestamp = event.timestamp < 1e11 ? Math.floor(now.getTime() / 1000) : now.getTime();
-  if (userId) event.data.id = userId;
-  if (type !== "user.deleted") event.data.updated_at = now.getTime();
+  const data = event.data;
+  if (type.startsWith("user.") && userId) data.id = userId;
+  if (type.startsWith("organization.") && orgId) data.id = orgId;
+  if (type.startsWith("organizationMembership.")) {
+    const { public_user_data: member, organization } = data as Record<string, Record<string, unknown>>;
+    if (userId && member) member.user_id = userId;
+    if (orgId && organization) organization.id = orgId;
+  }
+  if (!type.endsWith(".deleted")) data.updated_at = now.getTime();
   return event;
 }
 

@@ -1,6 +1,14 @@
 import { count, desc, gte } from "drizzle-orm";
 import type { Database } from "../db/database.js";
-import { users, userTombstones, webhookDeliveries } from "../db/schema.js";
+import {
+  organizationMemberships,
+  organizationMembershipTombstones,
+  organizations,
+  organizationTombstones,
+  users,
+  userTombstones,
+  webhookDeliveries,
+} from "../db/schema.js";
 import { ENVIRONMENTS, type Environment } from "../verify.js";
 import type { Outcome } from "./apply.js";
 
@@ -15,7 +23,12 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /** What `status` reports for one Clerk instance. */
 export interface EnvironmentStatus {
   users: number;
+  /** User tombstones. */
   tombstones: number;
+  organizations: number;
+  organizationTombstones: number;
+  memberships: number;
+  membershipTombstones: number;
   /** The most recently received delivery, or null when none is logged (or all were pruned). */
   lastDelivery: { receivedAt: string; type: string; outcome: Outcome } | null;
   /** Deliveries logged in the last 24 hours, by outcome. */
@@ -29,7 +42,7 @@ export interface SyncStatus {
 }
 
 /**
- * Counts and the latest delivery per environment; "the last 24 hours" ends at `now`.
+ * Counts (users, organizations, memberships and their tombstones) and the latest delivery per environment; "the last 24 hours" ends at `now`.
  *
  * @example
  * ```ts
@@ -39,12 +52,31 @@ export interface SyncStatus {
 export async function syncStatus(db: Database, now: Date): Promise<SyncStatus> {
   const since = new Date(now.getTime() - DAY_MS);
   const d = webhookDeliveries;
-  const [userCounts, tombstoneCounts, latest, recent] = await Promise.all([
-    db.orm.select({ environment: users.environment, n: count() }).from(users).groupBy(users.environment),
-    db.orm
-      .select({ environment: userTombstones.environment, n: count() })
-      .from(userTombstones)
-      .groupBy(userTombstones.environment),
+  const counted = (
+    table:
+      | typeof users
+      | typeof userTombstones
+      | typeof organizations
+      | typeof organizationTombstones
+      | typeof organizationMemberships
+      | typeof organizationMembershipTombstones,
+  ) => db.orm.select({ environment: table.environment, n: count() }).from(table).groupBy(table.environment);
+  const [
+    userCounts,
+    tombstoneCounts,
+    orgCounts,
+    orgTombstoneCounts,
+    membershipCounts,
+    membershipTombstoneCounts,
+    latest,
+    recent,
+  ] = await Promise.all([
+    counted(users),
+    counted(userTombstones),
+    counted(organizations),
+    counted(organizationTombstones),
+    counted(organizationMemberships),
+    counted(organizationMembershipTombstones),
     db.orm
       .selectDistinctOn([d.environment], {
         environment: d.environment,
@@ -74,6 +106,10 @@ export async function syncStatus(db: Database, now: Date): Promise<SyncStatus> {
         {
           users: of(userCounts, environment),
           tombstones: of(tombstoneCounts, environment),
+          organizations: of(orgCounts, environment),
+          organizationTombstones: of(orgTombstoneCounts, environment),
+          memberships: of(membershipCounts, environment),
+          membershipTombstones: of(membershipTombstoneCounts, environment),
           lastDelivery: last
             ? { receivedAt: last.receivedAt.toISOString(), type: last.type, outcome: last.outcome }
             : null,
