@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from "node:util";
 import type { Database } from "../src/db/database.js";
-import type { ExpectedUser, Workload } from "./histories.js";
+import type { ExpectedObject, ExpectedUser, Workload } from "./histories.js";
 import type { LoadResult } from "./load.js";
 
 interface Row {
@@ -20,6 +20,8 @@ interface Row {
 export interface CheckResult {
   users: number;
   tombstones: number;
+  organizations: number;
+  memberships: number;
   deliveries: number;
   problems: string[];
 }
@@ -71,6 +73,38 @@ export async function check(db: Database, expected: Workload, load: LoadResult):
   for (const key of expected.tombstones) if (!stones.has(key)) problems.push(`missing tombstone ${key}`);
   for (const key of stones) if (!expected.tombstones.has(key)) problems.push(`extra tombstone ${key}`);
 
+  const organizations = await objects(db, problems, "organizations", "clerk_org_id", expected.organizations);
+  const memberships = await objects(
+    db,
+    problems,
+    "organization_memberships",
+    "clerk_membership_id",
+    expected.memberships,
+  );
+  const orgStones = new Set(
+    (
+      await db.query<{ key: string }>(
+        "select environment || ':' || clerk_org_id as key from organization_tombstones",
+      )
+    ).map((t) => t.key),
+  );
+  for (const key of expected.organizationTombstones)
+    if (!orgStones.has(key)) problems.push(`missing organization tombstone ${key}`);
+  for (const key of orgStones)
+    if (!expected.organizationTombstones.has(key)) problems.push(`extra organization tombstone ${key}`);
+  const membershipStones = new Set(
+    (
+      await db.query<{ key: string }>(
+        "select environment || ':' || clerk_membership_id as key from organization_membership_tombstones",
+      )
+    ).map((t) => t.key),
+  );
+  for (const key of expected.membershipTombstones)
+    if (!membershipStones.has(key)) problems.push(`missing membership tombstone ${key}`);
+  for (const key of membershipStones) {
+    if (!expected.membershipTombstonesAllowed.has(key)) problems.push(`extra membership tombstone ${key}`);
+  }
+
   const [logged] = await db.query<{ n: number; distinct: number }>(
     "select count(*)::int as n, count(distinct (environment, svix_id))::int as distinct from webhook_deliveries",
   );
@@ -78,7 +112,41 @@ export async function check(db: Database, expected: Workload, load: LoadResult):
   if (logged?.n !== unique || logged.distinct !== unique) {
     problems.push(`delivery log holds ${logged?.n} rows (${logged?.distinct} distinct), expected ${unique}`);
   }
-  return { users: rows.length, tombstones: stones.size, deliveries: logged?.n ?? 0, problems };
+  return {
+    users: rows.length,
+    tombstones: stones.size,
+    organizations,
+    memberships,
+    deliveries: logged?.n ?? 0,
+    problems,
+  };
+}
+
+/** Organizations or memberships: each live one's row holds its latest payload; none missing, none extra. */
+async function objects(
+  db: Database,
+  problems: string[],
+  table: string,
+  id: string,
+  expected: Map<string, ExpectedObject>,
+): Promise<number> {
+  const rows = await db.query<{ key: string; raw_payload: unknown; clerk_updated_at: Date | null }>(
+    `select environment || ':' || ${id} as key, raw_payload, clerk_updated_at from ${table}`,
+  );
+  const seen = new Set<string>();
+  for (const row of rows) {
+    seen.add(row.key);
+    const want = expected.get(row.key);
+    if (!want) problems.push(`extra ${table} row ${row.key}`);
+    else if (
+      !isDeepStrictEqual(row.raw_payload, want.data) ||
+      row.clerk_updated_at?.getTime() !== want.data.updated_at
+    ) {
+      problems.push(`${table} ${row.key}: raw_payload or clerk_updated_at differ`);
+    }
+  }
+  for (const key of expected.keys()) if (!seen.has(key)) problems.push(`missing ${table} row ${key}`);
+  return rows.length;
 }
 
 /** The answers as `count × answer`, most frequent first. */

@@ -22,8 +22,24 @@ export interface ExpectedUser {
   data: Record<string, unknown>;
 }
 
+/** The row an organization or membership must end up as: its latest `data`. */
+export interface ExpectedObject {
+  environment: Environment;
+  id: string;
+  data: Record<string, unknown>;
+}
+
 /** What to send, and what the tables must hold once it has all been answered, whatever the arrival order. */
 export interface Workload {
+  /** Live organizations and memberships by `environment:id`. */
+  organizations: Map<string, ExpectedObject>;
+  memberships: Map<string, ExpectedObject>;
+  /** Deleted organizations, as `environment:id`. */
+  organizationTombstones: Set<string>;
+  /** Memberships deleted on their own (their organization and user live): each must leave a tombstone. */
+  membershipTombstones: Set<string>;
+  /** Memberships deleted with or after their organization or user: a tombstone is allowed, not required. */
+  membershipTombstonesAllowed: Set<string>;
   deliveries: BenchDelivery[];
   /** Live users by `environment:clerkUserId`. */
   users: Map<string, ExpectedUser>;
@@ -40,6 +56,11 @@ export interface WorkloadOptions {
   users: number;
   /** Seed of the pseudo-random choices: the same seed gives the same histories (ids aside). */
   seed?: number;
+  /**
+   * Organizations (users / 20 by default; 0 for a users-only workload). Their events and their memberships' (one
+   * in two users joins one; some leave, some rejoin) are added to the deliveries, interleaved in their own order.
+   */
+  organizations?: number;
 }
 
 const DELETED_SHARE = 0.05;
@@ -59,7 +80,12 @@ const SWAPPED_SHARE = 0.05;
  * const { deliveries, users } = workload({ deliveries: 50_000, users: 10_000 });
  * ```
  */
-export function workload({ deliveries: total, users: userCount, seed = 1 }: WorkloadOptions): Workload {
+export function workload({
+  deliveries: total,
+  users: userCount,
+  seed = 1,
+  organizations: orgCount = Math.floor(userCount / 20),
+}: WorkloadOptions): Workload {
   const random = mulberry32(seed);
   const pick = (n: number) => Math.floor(random() * n);
   const deleted = Math.round(userCount * DELETED_SHARE);
@@ -124,6 +150,28 @@ export function workload({ deliveries: total, users: userCount, seed = 1 }: Work
     [stream[a], stream[b]] = [stream[b] as BenchDelivery, stream[a] as BenchDelivery];
   }
 
+  const orgs = organizationStreams({
+    orgCount,
+    userCount,
+    run,
+    t0: t0 + owners.length + 1,
+    random,
+    tombstones,
+  });
+  // Interleaved at random, each stream in its own order.
+  if (orgs.stream.length > 0) {
+    const merged: BenchDelivery[] = [];
+    let a = 0;
+    let b = 0;
+    while (a < stream.length || b < orgs.stream.length) {
+      const takeOrg =
+        b < orgs.stream.length &&
+        (a >= stream.length || random() < orgs.stream.length / (stream.length + orgs.stream.length));
+      merged.push((takeOrg ? orgs.stream[b++] : stream[a++]) as BenchDelivery);
+    }
+    stream.splice(0, stream.length, ...merged);
+  }
+
   const extras = new Map<number, BenchDelivery[]>();
   const addAfter = (position: number, delivery: BenchDelivery) => {
     const after = extras.get(position);
@@ -147,7 +195,144 @@ export function workload({ deliveries: total, users: userCount, seed = 1 }: Work
     });
   }
   const deliveries = stream.flatMap((d, i) => [d, ...(extras.get(i) ?? [])]);
-  return { deliveries, users, tombstones, duplicates, ignored };
+  const { stream: _, ...expectedOrgs } = orgs;
+  return { deliveries, users, tombstones, duplicates, ignored, ...expectedOrgs };
+}
+
+const DELETED_ORG_SHARE = 0.05;
+const LEFT_SHARE = 0.1;
+
+/**
+ * Organizations (created, updated 0–2 times, 1 in 20 deleted) and memberships (one in two users joins an
+ * organization of its instance; its role changes or not; 1 in 10 leaves, and half of those rejoin with a new
+ * membership id), as one stream in Clerk's order, with the state it must leave.
+ */
+function organizationStreams({
+  orgCount,
+  userCount,
+  run,
+  t0,
+  random,
+  tombstones,
+}: {
+  orgCount: number;
+  userCount: number;
+  run: string;
+  t0: number;
+  random: () => number;
+  tombstones: Set<string>;
+}) {
+  const organizations = new Map<string, ExpectedObject>();
+  const memberships = new Map<string, ExpectedObject>();
+  const organizationTombstones = new Set<string>();
+  const membershipTombstones = new Set<string>();
+  const membershipTombstonesAllowed = new Set<string>();
+  const stream: BenchDelivery[] = [];
+  let clock = t0;
+  const send = (environment: Environment, type: string, data: object, at = clock) =>
+    stream.push({
+      environment,
+      svixId: `msg_${run}o${String(stream.length).padStart(9, "0")}`,
+      body: envelope(type, data, environment, at),
+    });
+  const orgOf = (i: number) => ({
+    environment: (i % 2 === 0 ? "development" : "production") as Environment,
+    id: `org_${run}${String(i).padStart(8, "0")}`,
+  });
+  for (let i = 0; i < orgCount; i++) {
+    const { environment, id } = orgOf(i);
+    const created = ++clock;
+    const versions = 1 + Math.floor(random() * 3);
+    let data: Record<string, unknown> = {};
+    for (let v = 0; v < versions; v++) {
+      data = {
+        object: "organization",
+        id,
+        name: `Org ${i} v${v}`,
+        slug: i % 3 === 0 ? null : `org-${i}`,
+        image_url: `https://img.clerk.com/org${i}`,
+        has_image: false,
+        max_allowed_memberships: 0,
+        admin_delete_enabled: true,
+        public_metadata: { v },
+        private_metadata: {},
+        created_by: null,
+        created_at: created,
+        updated_at: v === 0 ? created : ++clock,
+      };
+      send(environment, v === 0 ? "organization.created" : "organization.updated", data);
+    }
+    const key = `${environment}:${id}`;
+    if (i < orgCount * DELETED_ORG_SHARE) {
+      send(environment, "organization.deleted", { object: "organization", id, deleted: true }, ++clock);
+      organizationTombstones.add(key);
+    } else organizations.set(key, { environment, id, data });
+  }
+  if (orgCount === 0)
+    return {
+      stream,
+      organizations,
+      memberships,
+      organizationTombstones,
+      membershipTombstones,
+      membershipTombstonesAllowed,
+    };
+
+  for (let u = 0; u < userCount; u += 2) {
+    // An organization of the user's instance (both alternate by parity), when there is one.
+    const pickOrg = Math.floor(random() * Math.ceil(orgCount / 2)) * 2 + (u % 2);
+    const org = orgOf(pickOrg < orgCount ? pickOrg : 0);
+    const userId = `user_${run}${String(u).padStart(8, "0")}`;
+    const environment = org.environment;
+    const parentGone =
+      organizationTombstones.has(`${environment}:${org.id}`) || tombstones.has(`${environment}:${userId}`);
+    const leaves = random() < LEFT_SHARE;
+    const rejoins = leaves && random() < 0.5;
+    for (let k = 0; k < (rejoins ? 2 : 1); k++) {
+      const id = `orgmem_${run}${String(u).padStart(8, "0")}${k}`;
+      const created = ++clock;
+      const data = (role: string, updated: number) => ({
+        object: "organization_membership",
+        id,
+        role,
+        role_name: role === "org:admin" ? "Admin" : "Member",
+        permissions: [],
+        public_metadata: {},
+        private_metadata: {},
+        organization: { object: "organization", id: org.id, name: "nested", created_at: 0, updated_at: 0 },
+        public_user_data: {
+          user_id: userId,
+          first_name: null,
+          last_name: null,
+          identifier: "x",
+          has_image: false,
+        },
+        created_at: created,
+        updated_at: updated,
+      });
+      let last = data("org:member", created);
+      send(environment, "organizationMembership.created", last);
+      if (random() < 0.5) {
+        last = data("org:admin", ++clock);
+        send(environment, "organizationMembership.updated", last);
+      }
+      const key = `${environment}:${id}`;
+      if (leaves && k === 0) {
+        // A deleted membership's updated_at is not bumped: only the envelope says when it went.
+        send(environment, "organizationMembership.deleted", data(last.role, created), ++clock);
+        membershipTombstonesAllowed.add(key);
+        if (!parentGone) membershipTombstones.add(key);
+      } else if (!parentGone) memberships.set(key, { environment, id, data: last });
+    }
+  }
+  return {
+    stream,
+    organizations,
+    memberships,
+    organizationTombstones,
+    membershipTombstones,
+    membershipTombstonesAllowed,
+  };
 }
 
 /** A Clerk User object of realistic size (about 1.5 kB of JSON), changing with each version. */

@@ -1,7 +1,10 @@
 /**
  * `npm run bench`: the service under a Clerk bulk import, then a check that nothing was lost, doubled or misordered.
  *
- *   npm run bench -- [--connections 32] [--deliveries 50000] [--users 10000] [--pglite] [--profile] [--seed 1]
+ *   npm run bench -- [--connections 32] [--deliveries 50000] [--users 10000] [--organizations users/20]
+ *                    [--pglite] [--profile] [--seed 1]
+ *
+ * The organization and membership events (`--organizations 0`: none) come on top of `--deliveries`.
  *
  * Starts `clerk-user-sync serve` as a child process on a fresh PostgreSQL database (127.0.0.1:5432, or
  * BENCH_POSTGRES_URL) or, with `--pglite`, on the embedded default in a temporary DATA_DIR; sends signed deliveries
@@ -35,6 +38,7 @@ const { values: args } = parseArgs({
     connections: { type: "string", default: "32" },
     deliveries: { type: "string", default: "50000" },
     users: { type: "string", default: "10000" },
+    organizations: { type: "string" },
     seed: { type: "string", default: "1" },
     pglite: { type: "boolean", default: false },
     profile: { type: "boolean", default: false },
@@ -45,6 +49,7 @@ const expected = workload({
   deliveries: Number(args.deliveries),
   users: Number(args.users),
   seed: Number(args.seed),
+  ...(args.organizations === undefined ? {} : { organizations: Number(args.organizations) }),
 });
 const scratch = mkdtempSync(join(tmpdir(), "cus-bench-"));
 const database = args.pglite ? { dataDir: join(scratch, "data") } : { url: await createDatabase() };
@@ -75,7 +80,8 @@ try {
   const backend = database.url ? "PostgreSQL 127.0.0.1:5432" : "embedded PGlite";
   console.log(
     `${expected.deliveries.length} deliveries (${expected.users.size + expected.tombstones.size} users, ` +
-      `${expected.duplicates} re-sends, ${expected.ignored} non-user events) over ${connections} connections; ${backend}; ` +
+      `${expected.organizations.size + expected.organizationTombstones.size} organizations, ` +
+      `${expected.duplicates} re-sends, ${expected.ignored} ignored events) over ${connections} connections; ${backend}; ` +
       `server: node ${startFlags(ROOT).join(" ")} dist/cli/main.js serve`,
   );
   const cpuBefore = server.cpuSeconds();
@@ -114,7 +120,8 @@ try {
     const result = await check(db, expected, load);
     if (result.problems.length === 0) {
       console.log(
-        `check OK: ${result.users} users, ${result.tombstones} tombstones, ${result.deliveries} logged deliveries, ` +
+        `check OK: ${result.users} users, ${result.tombstones} tombstones, ${result.organizations} organizations, ` +
+          `${result.memberships} memberships, ${result.deliveries} logged deliveries, ` +
           "every row equal to its latest version",
       );
     } else {

@@ -1,8 +1,32 @@
 import { InvalidPayloadError } from "./errors.js";
 import type { Environment, VerifiedDelivery } from "./verify.js";
 
-/** The Clerk event types this package writes; every other type is acknowledged and ignored. */
+/** The Clerk user event types this package writes. */
 export const USER_EVENT_TYPES = ["user.created", "user.updated", "user.deleted"] as const;
+
+/** The Clerk organization event types this package writes. */
+export const ORGANIZATION_EVENT_TYPES = [
+  "organization.created",
+  "organization.updated",
+  "organization.deleted",
+] as const;
+
+/** The Clerk membership event types this package writes. */
+export const MEMBERSHIP_EVENT_TYPES = [
+  "organizationMembership.created",
+  "organizationMembership.updated",
+  "organizationMembership.deleted",
+] as const;
+
+/** Every event type this package writes; every other type is acknowledged and ignored. */
+export const EVENT_TYPES: readonly string[] = [
+  ...USER_EVENT_TYPES,
+  ...ORGANIZATION_EVENT_TYPES,
+  ...MEMBERSHIP_EVENT_TYPES,
+];
+
+/** What a delivery is about: the table it writes, or null for an ignored type. */
+export type Resource = "user" | "organization" | "membership";
 
 /** The columns of a `users` row that come from a Clerk User object. */
 export interface UserFields {
@@ -17,6 +41,27 @@ export interface UserFields {
   clerkUpdatedAt: number;
 }
 
+/** The columns of an `organizations` row that come from a Clerk Organization object. */
+export interface OrganizationFields {
+  name: string | null;
+  slug: string | null;
+  /** `image_url`, or the deprecated `logo_url` of older payloads. */
+  imageUrl: string | null;
+  /** Unix milliseconds. */
+  clerkCreatedAt: number | null;
+  /** Unix milliseconds: the version of this state. */
+  clerkUpdatedAt: number;
+}
+
+/** The columns of an `organization_memberships` row that come from a Clerk OrganizationMembership object. */
+export interface MembershipFields {
+  role: string | null;
+  /** Unix milliseconds. */
+  clerkCreatedAt: number | null;
+  /** Unix milliseconds: the version of this state. */
+  clerkUpdatedAt: number;
+}
+
 interface DeliveryBase {
   environment: Environment;
   svixId: string;
@@ -25,11 +70,49 @@ interface DeliveryBase {
   eventTime: number | null;
 }
 
-/** A verified, decoded delivery: what the store applies. */
+/** The ids a membership event names: the membership, its organization and its user. */
+interface MembershipIds {
+  clerkMembershipId: string;
+  clerkOrgId: string;
+  clerkUserId: string;
+}
+
+/**
+ * A verified, decoded delivery: what the store applies. `resource` says which table it writes (absent for user
+ * events, for compatibility: a user delivery is one without `resource`, or with `resource: "user"`).
+ */
 export type Delivery =
-  | (DeliveryBase & { kind: "upsert"; clerkUserId: string; user: UserFields; data: Record<string, unknown> })
-  | (DeliveryBase & { kind: "delete"; clerkUserId: string })
-  | (DeliveryBase & { kind: "ignore"; clerkUserId: null });
+  | (DeliveryBase & {
+      resource?: "user";
+      kind: "upsert";
+      clerkUserId: string;
+      user: UserFields;
+      data: Record<string, unknown>;
+    })
+  | (DeliveryBase & { resource?: "user"; kind: "delete"; clerkUserId: string })
+  | (DeliveryBase & {
+      resource: "organization";
+      kind: "upsert";
+      clerkOrgId: string;
+      clerkUserId: null;
+      organization: OrganizationFields;
+      data: Record<string, unknown>;
+    })
+  | (DeliveryBase & { resource: "organization"; kind: "delete"; clerkOrgId: string; clerkUserId: null })
+  | (DeliveryBase &
+      MembershipIds & {
+        resource: "membership";
+        kind: "upsert";
+        membership: MembershipFields;
+        data: Record<string, unknown>;
+      })
+  | (DeliveryBase & MembershipIds & { resource: "membership"; kind: "delete" })
+  | (DeliveryBase & { resource?: undefined; kind: "ignore"; clerkUserId: null });
+
+/** Which table a delivery writes; null for an ignored one. */
+export function resourceOf(delivery: Delivery): Resource | null {
+  return delivery.kind === "ignore" ? null : (delivery.resource ?? "user");
+}
 
 /**
  * Turns a verified body into a {@link Delivery}. Throws {@link InvalidPayloadError} for a body that is not a JSON
@@ -48,20 +131,92 @@ export function decode({ environment, svixId, body }: VerifiedDelivery): Deliver
   }
   const { type, data } = envelope;
   const base = { environment, svixId, type, eventTime: millis(envelope.timestamp) };
-  if (!(USER_EVENT_TYPES as readonly string[]).includes(type)) {
-    return { ...base, kind: "ignore", clerkUserId: null };
-  }
+  if (!EVENT_TYPES.includes(type)) return { ...base, kind: "ignore", clerkUserId: null };
   if (!isObject(data) || typeof data.id !== "string" || data.id === "") {
     throw new InvalidPayloadError(`a ${type} event needs \`data.id\``);
   }
-  if (type === "user.deleted") return { ...base, kind: "delete", clerkUserId: data.id };
-  const clerkUpdatedAt = millis(data.updated_at) ?? base.eventTime;
-  if (clerkUpdatedAt === null) {
+  const deleted = type.endsWith(".deleted");
+  if (type.startsWith("organizationMembership.")) {
+    const ids = membershipIds(type, data.id, data);
+    if (deleted) return { ...base, ...ids, resource: "membership", kind: "delete" };
+    const version = versionOf(type, data, base.eventTime);
+    const membership = {
+      role: text(data.role),
+      clerkCreatedAt: millis(data.created_at),
+      clerkUpdatedAt: version,
+    };
+    return { ...base, ...ids, resource: "membership", kind: "upsert", membership, data };
+  }
+  if (type.startsWith("organization.")) {
+    // A deleted organization is a DeletedObject, without `updated_at`: deletes are ordered by the envelope.
+    if (deleted)
+      return { ...base, resource: "organization", kind: "delete", clerkOrgId: data.id, clerkUserId: null };
+    const organization = organizationFields(data, versionOf(type, data, base.eventTime));
+    return {
+      ...base,
+      resource: "organization",
+      kind: "upsert",
+      clerkOrgId: data.id,
+      clerkUserId: null,
+      organization,
+      data,
+    };
+  }
+  if (deleted) return { ...base, kind: "delete", clerkUserId: data.id };
+  return {
+    ...base,
+    kind: "upsert",
+    clerkUserId: data.id,
+    user: userFields(data, versionOf(type, data, base.eventTime)),
+    data,
+  };
+}
+
+/** `data.updated_at`, or else the envelope's timestamp: the version an upsert is ordered by. */
+function versionOf(type: string, data: Record<string, unknown>, eventTime: number | null): number {
+  const version = millis(data.updated_at) ?? eventTime;
+  if (version === null) {
     throw new InvalidPayloadError(
       `a ${type} event needs \`data.updated_at\` (or the envelope's \`timestamp\`)`,
     );
   }
-  return { ...base, kind: "upsert", clerkUserId: data.id, user: userFields(data, clerkUpdatedAt), data };
+  return version;
+}
+
+/**
+ * A membership names its organization and user only inside nested objects (`organization.id`,
+ * `public_user_data.user_id`); without them it cannot be checked against deletes, so it is refused.
+ */
+function membershipIds(type: string, id: string, data: Record<string, unknown>): MembershipIds {
+  const org = isObject(data.organization) ? data.organization.id : undefined;
+  const user = isObject(data.public_user_data) ? data.public_user_data.user_id : undefined;
+  if (typeof org !== "string" || org === "" || typeof user !== "string" || user === "") {
+    throw new InvalidPayloadError(
+      `a ${type} event needs \`data.organization.id\` and \`data.public_user_data.user_id\``,
+    );
+  }
+  return { clerkMembershipId: id, clerkOrgId: org, clerkUserId: user };
+}
+
+/**
+ * The columns kept from a Clerk Organization object; `logo_url` (older payloads) stands in for `image_url`.
+ *
+ * @example
+ * ```ts
+ * organizationFields({ id: "org_1", name: "Acme", slug: null, updated_at: 1 }, 1).name // "Acme"
+ * ```
+ */
+export function organizationFields(
+  data: Record<string, unknown>,
+  clerkUpdatedAt: number,
+): OrganizationFields {
+  return {
+    name: text(data.name),
+    slug: text(data.slug),
+    imageUrl: text(data.image_url) ?? text(data.logo_url),
+    clerkCreatedAt: millis(data.created_at),
+    clerkUpdatedAt,
+  };
 }
 
 /**

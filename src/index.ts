@@ -7,11 +7,17 @@
 export type { Database, DatabaseOption } from "./db/database.js";
 export { openDatabase } from "./db/database.js";
 export { migrate, migrationsApplied } from "./db/migrate.js";
-export type { UserRow } from "./db/schema.js";
-export type { Delivery, UserFields } from "./decode.js";
-export { decode, userFields } from "./decode.js";
+export type { MembershipRow, OrganizationRow, UserRow } from "./db/schema.js";
+export type { Delivery, MembershipFields, OrganizationFields, Resource, UserFields } from "./decode.js";
+export { decode, organizationFields, userFields } from "./decode.js";
 export * from "./errors.js";
 export type { Outcome } from "./store/apply.js";
+export type {
+  ListMembershipsOptions,
+  ListOrganizationsOptions,
+  MembershipPage,
+  OrganizationPage,
+} from "./store/organizations.js";
 export type { ListUsersOptions, UserPage } from "./store/users.js";
 export type {
   ClerkUserSync,

@@ -1,8 +1,8 @@
 import { errorResponse } from "./adapters/shared.js";
 import { type Database, type DatabaseOption, openDatabase } from "./db/database.js";
 import { migrate as applyMigrations } from "./db/migrate.js";
-import type { UserRow } from "./db/schema.js";
-import { decode } from "./decode.js";
+import type { MembershipRow, OrganizationRow, UserRow } from "./db/schema.js";
+import { type Delivery, decode } from "./decode.js";
 import {
   ConfigError,
   InternalError,
@@ -15,6 +15,16 @@ import {
 } from "./errors.js";
 import { consoleLogger, describe, type Logger } from "./log.js";
 import { applyBatch, type Outcome } from "./store/apply.js";
+import {
+  getMembership,
+  getOrganization,
+  type ListMembershipsOptions,
+  type ListOrganizationsOptions,
+  listMemberships,
+  listOrganizations,
+  type MembershipPage,
+  type OrganizationPage,
+} from "./store/organizations.js";
 import { getUser, type ListUsersOptions, listUsers, type UserPage } from "./store/users.js";
 import { Writer, type WriterOptions } from "./store/writer.js";
 import { createVerifier, type Environment, type Secrets, secretProblems } from "./verify.js";
@@ -30,15 +40,33 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 /** How long a statement of a delivery's transaction may run by default: 5 s. */
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
 
-/** What {@link ClerkUserSyncOptions.onEvent} receives, after the delivery has committed. */
+/**
+ * What {@link ClerkUserSyncOptions.onEvent} receives, after the delivery has committed: the ids the event named
+ * and the committed row of the object it was about (`user`, `organization` or `membership`; the other two null).
+ * A row is null when the object is deleted or was never stored.
+ *
+ * @example
+ * ```ts
+ * onEvent: ({ type, membership }) => { if (membership) grantAccess(membership.clerkUserId, membership.clerkOrgId) }
+ * ```
+ */
 export interface SyncEvent {
   environment: Environment;
   type: string;
   outcome: Outcome;
   svixId: string;
+  /** A user event's user, or a membership's member; null otherwise. */
   clerkUserId: string | null;
-  /** The user's row as committed; null for a deleted user, an ignored event, or a user never stored. */
+  /** An organization event's organization, or a membership's; null otherwise. */
+  clerkOrgId: string | null;
+  /** A membership event's membership; null otherwise. */
+  clerkMembershipId: string | null;
+  /** A user event's row as committed. Null for any other event (a membership event included). */
   user: UserRow | null;
+  /** An organization event's row as committed; null for any other event. */
+  organization: OrganizationRow | null;
+  /** A membership event's row as committed; null for any other event. */
+  membership: MembershipRow | null;
 }
 
 /** Measurements for metrics; every method optional. */
@@ -111,6 +139,9 @@ export interface ClerkUserSync {
   handle(request: SyncRequest): Promise<SyncResponse>;
   getUser(key: { clerkUserId: string; environment: Environment }): Promise<UserRow | null>;
   listUsers(options?: ListUsersOptions): Promise<UserPage>;
+  getOrganization(key: { clerkOrgId: string; environment: Environment }): Promise<OrganizationRow | null>;
+  listOrganizations(options: ListOrganizationsOptions): Promise<OrganizationPage>;
+  listMemberships(options: ListMembershipsOptions): Promise<MembershipPage>;
   /** Stops taking deliveries, waits for those in flight, closes what it opened. */
   close(): Promise<void>;
   /** The database seam, for the service's readiness check, CLI commands and tests. */
@@ -205,10 +236,7 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
         observer.delivery?.({ ...labels, outcome }, seconds);
         logger.info({ svixId, ...labels, outcome, durationMs: round(seconds * 1000) }, "delivery");
       });
-      if (options.onEvent) {
-        const { environment, type, clerkUserId } = delivery;
-        await notify(options.onEvent, { environment, type, outcome, svixId, clerkUserId, user: null });
-      }
+      if (options.onEvent) await notify(options.onEvent, delivery, outcome);
       return respond(200, { status: outcome, environment: delivery.environment, type: delivery.type });
     } catch (error) {
       const failure = error instanceof SyncError ? error : new InternalError({ cause: error });
@@ -241,18 +269,40 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
 
   async function notify(
     onEvent: NonNullable<ClerkUserSyncOptions["onEvent"]>,
-    event: SyncEvent,
+    delivery: Delivery,
+    outcome: Outcome,
   ): Promise<void> {
+    const { environment, type, svixId } = delivery;
     try {
-      const { clerkUserId, environment } = event;
-      const user = clerkUserId ? await getUser(database, { clerkUserId, environment }) : null;
-      await onEvent({ ...event, user });
+      const event: SyncEvent = {
+        environment,
+        type,
+        outcome,
+        svixId,
+        clerkUserId: delivery.clerkUserId,
+        clerkOrgId: null,
+        clerkMembershipId: null,
+        user: null,
+        organization: null,
+        membership: null,
+      };
+      if (delivery.resource === "organization") {
+        event.clerkOrgId = delivery.clerkOrgId;
+        event.organization = await getOrganization(database, {
+          clerkOrgId: delivery.clerkOrgId,
+          environment,
+        });
+      } else if (delivery.resource === "membership") {
+        const { clerkMembershipId, clerkOrgId } = delivery;
+        Object.assign(event, { clerkMembershipId, clerkOrgId });
+        event.membership = await getMembership(database, { clerkMembershipId, environment });
+      } else if (delivery.clerkUserId !== null) {
+        event.user = await getUser(database, { clerkUserId: delivery.clerkUserId, environment });
+      }
+      await onEvent(event);
     } catch (error) {
       // The delivery is committed: a 5xx now would only make Svix resend what we already have.
-      logger.error(
-        { svixId: event.svixId, error: describe(error) },
-        "onEvent hook failed; delivery was stored",
-      );
+      logger.error({ svixId, error: describe(error) }, "onEvent hook failed; delivery was stored");
     }
   }
 
@@ -260,6 +310,9 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
     handle,
     getUser: (key) => getUser(database, key),
     listUsers: (listOptions) => listUsers(database, listOptions),
+    getOrganization: (key) => getOrganization(database, key),
+    listOrganizations: (listOptions) => listOrganizations(database, listOptions),
+    listMemberships: (listOptions) => listMemberships(database, listOptions),
     async close() {
       closing = true;
       // Every handle() in flight finishes first: its commit, its onEvent hook, its answer.

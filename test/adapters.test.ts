@@ -313,6 +313,10 @@ describe.each(await backends())("adapters on $name", (backend) => {
         outcome: "applied",
         svixId: headers["svix-id"],
         clerkUserId: "user_29w83sxmDNGwOuEthce5gg56FcC",
+        clerkOrgId: null,
+        clerkMembershipId: null,
+        organization: null,
+        membership: null,
         user: await h.sync.getUser({
           clerkUserId: "user_29w83sxmDNGwOuEthce5gg56FcC",
           environment: "development",

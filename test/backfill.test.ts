@@ -1,12 +1,21 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { type BackfillOptions, backfill } from "../src/backfill/backfill.js";
 import { ClerkApi, type ClerkApiOptions } from "../src/backfill/clerk-api.js";
-import { ClerkApiError, PruneRefusedError } from "../src/backfill/errors.js";
+import { ClerkApiError, IncompleteListingError, PruneRefusedError } from "../src/backfill/errors.js";
+import { formatSummary } from "../src/backfill/progress.js";
 import { openDatabase } from "../src/db/database.js";
 import { backends } from "./support/backends.js";
 import { cli } from "./support/cli.js";
-import { type FakeClerk, fakeUser, fakeUsers, startFakeClerk } from "./support/fake-clerk.js";
-import { deletedEvent, userEvent } from "./support/fixtures.js";
+import {
+  type FakeClerk,
+  type FakeObject,
+  fakeMembership,
+  fakeOrganization,
+  fakeUser,
+  fakeUsers,
+  startFakeClerk,
+} from "./support/fake-clerk.js";
+import { deletedEvent, membershipEvent, organizationEvent, userEvent } from "./support/fixtures.js";
 import { type Harness, openHarness } from "./support/harness.js";
 
 /** A clock that only moves when the code under test sleeps: waits are asserted, never waited. */
@@ -197,7 +206,11 @@ describe.each(await backends())("backfill from Clerk's Backend API on $name", (b
       sent.push(time.now());
       return fetch(input, init);
     };
-    await run({ api: api({ fetch: counted, rateLimit: { requests: 3, perMs: 10_000 } }), pageSize: 2 });
+    await run({
+      api: api({ fetch: counted, rateLimit: { requests: 3, perMs: 10_000 } }),
+      pageSize: 2,
+      only: ["users"],
+    });
     expect(sent).toHaveLength(7); // the count, five full pages and an empty one
     for (let i = 3; i < sent.length; i++)
       expect(sent[i]).toBeGreaterThanOrEqual((sent[i - 3] as number) + 10_000);
@@ -304,6 +317,169 @@ describe.each(await backends())("backfill from Clerk's Backend API on $name", (b
     expect(await tables()).toEqual(before);
   });
 
+  /** An instance with `orgs` organizations and, in each, a membership of each of the first three users. */
+  function organizationsOf(orgs: number): { organizations: FakeObject[]; memberships: FakeObject[] } {
+    const organizations = Array.from({ length: orgs }, (_, i) => fakeOrganization(i));
+    const memberships = organizations.flatMap((org, i) =>
+      fakeUsers(3).map((user, j) => fakeMembership(i * 3 + j, { org, user })),
+    );
+    fake.organizations.push(...organizations);
+    fake.memberships.push(...memberships);
+    return { organizations, memberships };
+  }
+  const orgIds = async () => (await h.rows("organizations")).map((r) => r.clerk_org_id);
+  const membershipIds = async () =>
+    (await h.rows("organization_memberships")).map((r) => r.clerk_membership_id);
+
+  it("loads organizations and memberships over offset pages, oldest first, with the webhook's columns", async () => {
+    const { organizations, memberships } = organizationsOf(3);
+    const summary = await run({ pageSize: 2 });
+    expect(summary.organizations).toMatchObject({
+      state: "listed",
+      done: 3,
+      total: 3,
+      pages: 2,
+      created: 3,
+      complete: true,
+    });
+    expect(summary.memberships).toMatchObject({
+      state: "listed",
+      done: 9,
+      total: 9,
+      pages: 5,
+      created: 9,
+      complete: true,
+    });
+    expect(await orgIds()).toEqual(organizations.map((o) => o.id));
+    expect(await membershipIds()).toEqual(memberships.map((m) => m.id));
+    const org = organizations[1] as FakeObject;
+    expect((await h.rows("organizations"))[1]).toEqual({
+      id: expect.any(String),
+      clerk_org_id: org.id,
+      environment: "development",
+      name: org.name,
+      slug: null,
+      image_url: org.image_url,
+      raw_payload: org,
+      clerk_created_at: new Date(org.created_at),
+      clerk_updated_at: new Date(org.updated_at),
+      created_at: expect.any(Date),
+      updated_at: expect.any(Date),
+    });
+    expect((await h.rows("organization_memberships"))[0]).toMatchObject({
+      clerk_org_id: organizations[0]?.id,
+      clerk_user_id: fakeUser(0).id,
+      role: "org:member",
+      raw_payload: memberships[0],
+    });
+    const offsets = fake.received.filter((r) => r.path === "/v1/organizations").map((r) => r.query);
+    expect(offsets).toEqual([
+      { limit: "2", offset: "0", order_by: "+created_at" },
+      { limit: "2", offset: "2", order_by: "+created_at" },
+    ]);
+    // A second run changes nothing.
+    const again = await run({ pageSize: 500 });
+    expect(again.organizations).toMatchObject({ unchanged: 3, created: 0 });
+    expect(again.memberships).toMatchObject({ unchanged: 9, created: 0 });
+  });
+
+  it("never brings back an organization or membership deleted by a webhook, nor one of a deleted user", async () => {
+    const { organizations, memberships } = organizationsOf(2);
+    const org0 = organizations[0] as FakeObject;
+    await h.post(organizationEvent("organization.deleted", org0.id, { updatedAt: 1 }));
+    await h.post(deletedEvent(fakeUser(2).id));
+    const m4 = memberships[4] as FakeObject;
+    const ids = { id: m4.id, org: (organizations[1] as FakeObject).id, user: fakeUser(1).id };
+    await h.post(membershipEvent("organizationMembership.deleted", ids, { updatedAt: 1 }));
+    const summary = await run({ only: ["organizations", "memberships"] });
+    expect(summary.organizations).toMatchObject({ created: 1, tombstoned: 1 });
+    // Org 0's three, user 2's in org 1, and the deleted membership.
+    expect(summary.memberships).toMatchObject({ created: 1, tombstoned: 5 });
+    expect(await orgIds()).toEqual([organizations[1]?.id]);
+    expect(await membershipIds()).toEqual([memberships[3]?.id]);
+    expect(await h.users()).toEqual([]);
+  });
+
+  it("waits out a 429 on an offset listing, then asks again for the same page", async () => {
+    organizationsOf(1);
+    fake.fail("/v1/organization_memberships", { status: 429, headers: { "retry-after": "3" } });
+    const summary = await run({ only: ["memberships"] });
+    expect(summary.memberships).toMatchObject({ done: 3, created: 3 });
+    expect(time.slept).toEqual([3000]);
+  });
+
+  it("reports an instance without organizations in one line and goes on: not a failure", async () => {
+    fake.users.push(...fakeUsers(2));
+    fake.organizationsDisabled = true;
+    const summary = await run();
+    expect(summary).toMatchObject({
+      created: 2,
+      organizations: { state: "disabled" },
+      memberships: { state: "disabled" },
+    });
+    expect(formatSummary(summary)).toContain(
+      "  organizations: skipped, organizations are not enabled in this instance\n",
+    );
+  });
+
+  it("--prune removes organizations and memberships Clerk no longer has, cascading, after a complete listing", async () => {
+    const { organizations, memberships } = organizationsOf(10);
+    await run();
+    fake.organizations.splice(0, 1);
+    fake.memberships.splice(fake.memberships.indexOf(memberships[29] as FakeObject), 1);
+    fake.memberships.splice(0, 3);
+    const summary = await run({ prune: true, pageSize: 4 });
+    expect(summary.organizations).toMatchObject({ complete: true, pruned: 1 });
+    expect(summary.memberships).toMatchObject({ complete: true, pruned: 1 });
+    expect(await orgIds()).toEqual(organizations.slice(1).map((o) => o.id));
+    expect(await membershipIds()).toEqual(memberships.slice(3, 29).map((m) => m.id));
+    expect((await h.rows("organization_tombstones")).map((r) => r.clerk_org_id)).toEqual([
+      organizations[0]?.id,
+    ]);
+    expect((await h.rows("organization_membership_tombstones")).map((r) => r.clerk_membership_id)).toEqual([
+      memberships[29]?.id,
+    ]);
+  });
+
+  it("refuses the prune when a row is deleted during the offset walk (rows may have been skipped), exit code prune_refused", async () => {
+    const { organizations } = organizationsOf(6);
+    await run();
+    fake.organizations.splice(5, 1);
+    let page = 0;
+    fake.beforeOffsetPage = (path) => {
+      // Deleted in Clerk between two pages: every later row shifts one place back, and one is never listed.
+      if (path === "/v1/organizations" && ++page === 2) fake.organizations.splice(0, 1);
+    };
+    const refused = await run({ prune: true, pageSize: 2 }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(IncompleteListingError);
+    expect(refused).toMatchObject({
+      code: "prune_refused",
+      resource: "organizations",
+      totalAtStart: 5,
+      totalAtEnd: 4,
+    });
+    expect(await orgIds()).toEqual(organizations.map((o) => o.id));
+    expect(await h.rows("organization_tombstones")).toEqual([]);
+  });
+
+  it.each(["organizations", "users"] as const)(
+    "stops with clerk_api_inconsistent when the API ignores the position of %s pages, and prunes nothing",
+    async (what) => {
+      fake.users.push(...fakeUsers(4));
+      organizationsOf(4);
+      await run();
+      fake.users.splice(0, 1);
+      fake.organizations.splice(0, 1);
+      fake.ignoresPosition = true;
+      const only = what === "users" ? (["users"] as const) : (["organizations"] as const);
+      const error = await run({ prune: true, pageSize: 2, only: [...only] }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ClerkApiError);
+      expect(error).toMatchObject({ code: "clerk_api_inconsistent" });
+      expect(await ids()).toHaveLength(4);
+      expect(await orgIds()).toHaveLength(4);
+    },
+  );
+
   it("the CLI: `backfill --env production --prune` against CLERK_API_URL, with progress lines and a summary", async () => {
     const db = await backend.create();
     try {
@@ -322,6 +498,10 @@ describe.each(await backends())("backfill from Clerk's Backend API on $name", (b
         "created 5, updated 0, unchanged 0, skipped as stale 0, skipped as tombstoned 0, pruned 0",
       );
       expect(result.stderr.match(/^backfill production: page \d, /gm)).toHaveLength(3);
+      expect(result.stdout).toContain(
+        "  organizations: 0 listed (Clerk counted 0), created 0, updated 0, unchanged 0, skipped as stale 0, skipped as tombstoned 0, pruned 0\n",
+      );
+      expect(result.stdout).toContain("  memberships: 0 listed (Clerk counted 0), created 0,");
       for (const secretOrPersonal of [live.secretKey, "@example.org", "First", "Last"]) {
         expect(result.stdout + result.stderr).not.toContain(secretOrPersonal);
       }
@@ -372,6 +552,12 @@ describe("the backfill command's configuration", () => {
       stderr: [/DEV_CLERK_SECRET_KEY holds a sk_live_… key, which belongs to a production instance/],
     },
     { args: ["--env", "staging"], env: {}, code: 2, stderr: [/--env must be development or production/] },
+    {
+      args: ["--env", "production", "--only", "users,teams"],
+      env: {},
+      code: 2,
+      stderr: [/--only takes a comma-separated list of users, organizations, memberships/],
+    },
     {
       args: ["--env", "production", "--force"],
       env: {},

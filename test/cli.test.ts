@@ -4,12 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXAMPLES } from "../src/cli/examples.js";
-import { syncStatus } from "../src/cli/status.js";
 import { claimEmbeddedDatabase } from "../src/db/embedded-lock.js";
 import { WEBHOOK_PATH } from "../src/index.js";
+import { syncStatus } from "../src/store/status.js";
 import { backends } from "./support/backends.js";
 import { cli } from "./support/cli.js";
-import { clerkEvent, deletedEvent, userEvent } from "./support/fixtures.js";
+import { clerkEvent, deletedEvent, ORGANIZATION_TYPES, userEvent } from "./support/fixtures.js";
 import { type Harness, openHarness } from "./support/harness.js";
 import { SECRETS } from "./support/sign.js";
 
@@ -22,6 +22,7 @@ it("ships Clerk's examples verbatim", () => {
   expect(EXAMPLES["user.created"]).toEqual(clerkEvent("user.created.docs"));
   expect(EXAMPLES["user.updated"]).toEqual(clerkEvent("user.updated.openapi"));
   expect(EXAMPLES["user.deleted"]).toEqual(clerkEvent("user.deleted.catalog"));
+  for (const type of ORGANIZATION_TYPES) expect(EXAMPLES[type]).toEqual(clerkEvent(`${type}.openapi`));
 });
 
 describe.each(await backends())("the CLI against a running service on $name", (backend) => {
@@ -77,6 +78,33 @@ describe.each(await backends())("the CLI against a running service on $name", (b
     );
   });
 
+  it("trigger sends the organization and membership examples, aimed with --org-id and --user-id", async () => {
+    const environment = "production";
+    const ids = ["--org-id", "org_trigger", "--user-id", "user_trigger_member"];
+    const trigger = (type: string) =>
+      cli(["trigger", type, "--env", environment, "--url", url, ...ids], SECRET_ENV);
+    const rows = async (table: "organizations" | "organization_memberships") =>
+      (await h.rows(table)).filter((r) => r.environment === environment && r.clerk_org_id === "org_trigger");
+    for (const type of ORGANIZATION_TYPES.filter((t) => !t.endsWith(".deleted"))) {
+      // Twice: a fresh updated_at each time, so the second applies too.
+      for (let i = 0; i < 2; i++) {
+        const sent = await trigger(type);
+        expect(sent.stdout).toContain(`200 ${JSON.stringify({ status: "applied", environment, type })}`);
+        expect(sent.code).toBe(0);
+      }
+    }
+    expect(await rows("organizations")).toMatchObject([{ name: EXAMPLES["organization.updated"].data.name }]);
+    expect(await rows("organization_memberships")).toMatchObject([
+      { clerk_user_id: "user_trigger_member", role: "org:admin" },
+    ]);
+    for (const type of ["organizationMembership.deleted", "organization.deleted"]) {
+      const sent = await trigger(type);
+      expect(sent.stdout).toContain(`200 ${JSON.stringify({ status: "applied", environment, type })}`);
+    }
+    expect(await rows("organizations")).toEqual([]);
+    expect(await rows("organization_memberships")).toEqual([]);
+  });
+
   it("trigger without --user-id uses the example's user, and exits 1 on a refusal", async () => {
     const created = await cli(["trigger", "user.created", "--env", "development", "--url", url], SECRET_ENV);
     expect(created.code).toBe(0);
@@ -106,6 +134,18 @@ describe.each(await backends())("the CLI against a running service on $name", (b
     expect(
       (await h.post(userEvent("user.updated", { id: "user_status_dev", updated_at: 1_000 }))).body.status,
     ).toBe("stale");
+    for (const name of ["organization.created", "organizationMembership.created"] as const) {
+      expect((await h.post(clerkEvent(`${name}.openapi`))).body.status).toBe("applied");
+    }
+    for (const name of [
+      "organizationMembership.created",
+      "organizationMembership.deleted",
+      "organization.deleted",
+    ] as const) {
+      expect((await h.post(clerkEvent(`${name}.catalog`), { env: "production" })).body.status).toBe(
+        "applied",
+      );
+    }
     const last = await h.post({ type: "session.created", object: "event", data: { id: "sess_1" } });
     expect(last.body.status).toBe("ignored");
     await h.post(userEvent("user.created", { id: "user_status_prod" }), { env: "production" });
@@ -127,22 +167,30 @@ describe.each(await backends())("the CLI against a running service on $name", (b
         development: {
           users: 1,
           tombstones: 0,
+          organizations: 1,
+          organizationTombstones: 0,
+          memberships: 1,
+          membershipTombstones: 0,
           lastDelivery: {
             receivedAt: await receivedAt(last.svixId),
             type: "session.created",
             outcome: "ignored",
           },
-          last24h: { applied: 1, stale: 1, ignored: 1 },
+          last24h: { applied: 3, stale: 1, ignored: 1 },
         },
         production: {
           users: 0,
           tombstones: 1,
+          organizations: 0,
+          organizationTombstones: 1,
+          memberships: 0,
+          membershipTombstones: 1,
           lastDelivery: {
             receivedAt: await receivedAt(deleted.svixId),
             type: "user.deleted",
             outcome: "applied",
           },
-          last24h: { applied: 2, stale: 0, ignored: 0 },
+          last24h: { applied: 5, stale: 0, ignored: 0 },
         },
       },
     });
@@ -162,12 +210,14 @@ describe.each(await backends())("the CLI against a running service on $name", (b
     expect(table.code).toBe(0);
     const dev = report.environments.development.lastDelivery?.receivedAt;
     const prod = report.environments.production.lastDelivery?.receivedAt;
-    expect(table.stdout).toMatch(/^environment +users +tombstones +applied +stale +ignored +last delivery$/m);
     expect(table.stdout).toMatch(
-      new RegExp(`^development +1 +0 +1 +1 +1 +${dev} session\\.created \\(ignored\\)$`, "m"),
+      /^environment +users +tombstones +orgs +org tombstones +memberships +membership tombstones +applied +stale +ignored +last delivery$/m,
     );
     expect(table.stdout).toMatch(
-      new RegExp(`^production +0 +1 +2 +0 +0 +${prod} user\\.deleted \\(applied\\)$`, "m"),
+      new RegExp(`^development +1 +0 +1 +0 +1 +0 +3 +1 +1 +${dev} session\\.created \\(ignored\\)$`, "m"),
+    );
+    expect(table.stdout).toMatch(
+      new RegExp(`^production +0 +1 +0 +1 +0 +1 +5 +0 +0 +${prod} user\\.deleted \\(applied\\)$`, "m"),
     );
   });
 });
@@ -215,7 +265,10 @@ describe("CLI errors", () => {
   it("trigger refuses an unknown type or environment with its usage, exit 2", async () => {
     const run = await cli(["trigger", "user.banned", "--env", "staging"], SECRET_ENV);
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain("usage: clerk-user-sync trigger user.created|user.updated|user.deleted");
+    expect(run.stderr).toContain(
+      "expected one event type: user.created, user.updated, user.deleted, organization.created",
+    );
+    expect(run.stderr).toContain("usage: clerk-user-sync trigger <type> --env development|production");
   });
 
   it("serve reports every configuration problem at once and exits 78, echoing no secret", async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { pruneDeliveries } from "../src/store/users.js";
+import { pruneDeliveries } from "../src/store/deliveries.js";
 import { backends } from "./support/backends.js";
 import { cli } from "./support/cli.js";
 import { type ClerkEvent, clerkEvent, deletedEvent, userEvent } from "./support/fixtures.js";
@@ -48,6 +48,8 @@ describe.each(await backends())("delivery guarantees on $name", (backend) => {
           svix_id: res.svixId,
           event_type: step.event.type,
           clerk_user_id: step.event.type.startsWith("user.") ? U : null,
+          clerk_org_id: null,
+          clerk_membership_id: null,
           event_timestamp: instant(step.event.timestamp),
           received_at: expect.any(Date),
           outcome: step.outcome,
@@ -145,6 +147,8 @@ describe.each(await backends())("delivery guarantees on $name", (backend) => {
         svix_id: res.svixId,
         event_type: "session.created",
         clerk_user_id: null,
+        clerk_org_id: null,
+        clerk_membership_id: null,
         event_timestamp: new Date(T),
         received_at: expect.any(Date),
         outcome: "ignored",
@@ -159,9 +163,16 @@ describe.each(await backends())("delivery guarantees on $name", (backend) => {
   it("keeps no personal data in the delivery log, the tombstones or the log", async () => {
     const columns = await query(
       `select table_name, column_name from information_schema.columns
-       where table_name in ('webhook_deliveries', 'user_tombstones') order by table_name, ordinal_position`,
+       where table_name in ('webhook_deliveries', 'user_tombstones', 'organization_tombstones',
+         'organization_membership_tombstones') order by table_name, ordinal_position`,
     );
     expect(columns.map((c) => `${c.table_name}.${c.column_name}`)).toEqual([
+      "organization_membership_tombstones.clerk_membership_id",
+      "organization_membership_tombstones.environment",
+      "organization_membership_tombstones.deleted_at",
+      "organization_tombstones.clerk_org_id",
+      "organization_tombstones.environment",
+      "organization_tombstones.deleted_at",
       "user_tombstones.clerk_user_id",
       "user_tombstones.environment",
       "user_tombstones.deleted_at",
@@ -172,6 +183,8 @@ describe.each(await backends())("delivery guarantees on $name", (backend) => {
       "webhook_deliveries.event_timestamp",
       "webhook_deliveries.received_at",
       "webhook_deliveries.outcome",
+      "webhook_deliveries.clerk_org_id",
+      "webhook_deliveries.clerk_membership_id",
     ]);
     const personal = userEvent("user.created", {
       id: U,

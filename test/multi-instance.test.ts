@@ -3,13 +3,19 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WEBHOOK_PATH } from "../src/sync.js";
 import { backends, type TestDatabase } from "./support/backends.js";
+import { deletedEvent, membershipEvent, organizationEvent } from "./support/fixtures.js";
 import {
   type Delivery,
+  expectedOrganizations,
   expectedState,
   histories,
+  MEMBERSHIPS_AS_EXPECTED,
+  ORGANIZATION_TOMBSTONES_AS_EXPECTED,
+  ORGANIZATIONS_AS_EXPECTED,
   schedule,
   TOMBSTONES_AS_EXPECTED,
   USERS_AS_EXPECTED,
+  worlds,
 } from "./support/histories.js";
 import { killStarted, LISTENING, type Program, start, terminate } from "./support/program.js";
 import { SECRETS, svixHeaders } from "./support/sign.js";
@@ -103,6 +109,66 @@ describe.runIf(postgres)("two instances on one PostgreSQL database", () => {
     for (const { svix_id, outcome } of logged) {
       expect((answers.get(svix_id) ?? []).filter((s) => s !== "duplicate")).toEqual([outcome]);
     }
+  });
+
+  it("a membership created on one instance while its organization or user is deleted on the other never survives", async () => {
+    await client.query(
+      "truncate organizations, organization_memberships, organization_tombstones, user_tombstones",
+    );
+    const T = 1_700_000_000_000;
+    const delivery = (event: Delivery["event"]): Delivery => ({
+      event,
+      env: "production",
+      id: `msg_${crypto.randomUUID()}`,
+    });
+    const races = Array.from({ length: 40 }, async (_, i) => {
+      const ids = { id: `orgmem_race${i}`, org: `org_race${i}`, user: `user_race${i}` };
+      const created = await send(
+        instances[0] as Instance,
+        delivery(organizationEvent("organization.created", ids.org, { updatedAt: T })),
+      );
+      expect(created.body.status).toBe("applied");
+      const gone =
+        i % 2 === 0
+          ? organizationEvent("organization.deleted", ids.org, { updatedAt: T + 2 })
+          : deletedEvent(ids.user, T + 2);
+      const answers = await Promise.all([
+        send(
+          instances[0] as Instance,
+          delivery(membershipEvent("organizationMembership.created", ids, { updatedAt: T + 1 })),
+        ),
+        send(instances[1] as Instance, delivery(gone)),
+      ]);
+      expect(answers.map((a) => a.status)).toEqual([200, 200]);
+      expect(answers[1]?.body.status).toBe("applied");
+    });
+    await Promise.all(races);
+    expect((await client.query("select clerk_membership_id from organization_memberships")).rows).toEqual([]);
+  });
+
+  it("converges for users, organizations and memberships when both instances receive every delivery", async () => {
+    await client.query(
+      "truncate users, user_tombstones, organizations, organization_memberships, organization_tombstones, organization_membership_tombstones, webhook_deliveries",
+    );
+    const [world] = fc.sample(worlds(), { seed: 20261129, numRuns: 1 });
+    if (!world) throw new Error("no sample");
+    const messages = [world.users, world.organizations, world.memberships]
+      .flat()
+      .flatMap((h) => h.deliveries);
+    const [sends = []] = fc.sample(schedule(messages, messages.length), { seed: 20261129, numRuns: 1 });
+    for (let at = 0; at < sends.length; at += 8) {
+      const chunk = sends.slice(at, at + 8);
+      const responses = await Promise.all(
+        chunk.flatMap((d) => instances.map((instance) => send(instance, d))),
+      );
+      expect(responses.map((r) => r.status)).toEqual(responses.map(() => 200));
+    }
+    const expected = expectedOrganizations(world);
+    expect((await client.query(USERS_AS_EXPECTED)).rows).toEqual(expectedState(world.users).users);
+    expect((await client.query(ORGANIZATIONS_AS_EXPECTED)).rows).toEqual(expected.organizations);
+    expect((await client.query(ORGANIZATION_TOMBSTONES_AS_EXPECTED)).rows).toEqual(expected.tombstones);
+    expect((await client.query(MEMBERSHIPS_AS_EXPECTED)).rows).toEqual(expected.memberships);
+    expect((await client.query("select 1 from webhook_deliveries")).rows).toHaveLength(messages.length);
   });
 
   it("both instances stop cleanly on SIGTERM", async () => {

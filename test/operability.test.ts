@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMetrics } from "../src/service/metrics.js";
 import { buildServer } from "../src/service/server.js";
 import { backends } from "./support/backends.js";
-import { userEvent } from "./support/fixtures.js";
+import { clerkEvent, ORGANIZATION_TYPES, type OrganizationType, userEvent } from "./support/fixtures.js";
 import { type Harness, openHarness } from "./support/harness.js";
 import { SECRETS, STRANGER_SECRET, svixHeaders } from "./support/sign.js";
 
@@ -156,6 +156,29 @@ describe.each(await backends())("operating the service on $name", (backend) => {
     expect(res.body).toContain("# TYPE clerk_user_sync_deliveries_total counter");
     expect(res.body).toContain("# TYPE clerk_user_sync_request_duration_seconds histogram");
     expect(res.body).toContain("# TYPE clerk_user_sync_db_write_duration_seconds histogram");
+  });
+
+  it("labels deliveries of the six organization and membership types by type, any other type as other", async () => {
+    const before = (await get("/metrics")).body;
+    const order = [0, 1, 3, 4, 5, 2].map((i) => ORGANIZATION_TYPES[i] as OrganizationType);
+    for (const type of order) {
+      expect((await h.post(clerkEvent(`${type}.openapi`), { env: "production" })).body.status).toBe(
+        "applied",
+      );
+    }
+    const invitation = {
+      ...clerkEvent("organization.created.openapi"),
+      type: "organizationInvitation.created",
+    };
+    expect((await h.post(invitation, { env: "production" })).body.status).toBe("ignored");
+    const after = (await get("/metrics")).body;
+    const delta = (labels: Record<string, string>) =>
+      (sample(after, "clerk_user_sync_deliveries_total", labels) ?? 0) -
+      (sample(before, "clerk_user_sync_deliveries_total", labels) ?? 0);
+    for (const type of ORGANIZATION_TYPES)
+      expect(delta({ environment: "production", type, outcome: "applied" }), type).toBe(1);
+    expect(delta({ environment: "production", type: "other", outcome: "ignored" })).toBe(1);
+    expect(after).not.toContain("organizationInvitation");
   });
 
   it("wants the bearer token on /metrics when METRICS_TOKEN is set, and only there", async () => {

@@ -1,6 +1,7 @@
 import type { Database } from "../db/database.js";
+import { literal, lockedTransaction, quoted } from "../db/sql.js";
 import { millis, storable, storableAsIs, userFields } from "../decode.js";
-import { literal, lockedTransaction, quoted, userLockKey } from "../store/apply.js";
+import { userLockKey } from "../store/locks.js";
 import { ENVIRONMENTS, type Environment } from "../verify.js";
 import type { ClerkUser } from "./clerk-api.js";
 

@@ -1,9 +1,14 @@
 import type { Database } from "../db/database.js";
 import type { Environment } from "../verify.js";
+import { applyMemberships, applyOrganizations } from "./apply-organizations.js";
 import { applyUsers, type UserResult } from "./apply-users.js";
-import { type ClerkApi, MAX_PAGE_SIZE } from "./clerk-api.js";
-import { PruneRefusedError } from "./errors.js";
-import { planPrune, pruneUsers } from "./prune.js";
+import { type ClerkApi, MAX_PAGE_SIZE, type OffsetPage } from "./clerk-api.js";
+import { ClerkApiError, IncompleteListingError, PruneRefusedError } from "./errors.js";
+import { type PrunableResource, planPrune, planResourcePrune, pruneResource, pruneUsers } from "./prune.js";
+
+/** What a backfill can load. */
+export const BACKFILL_RESOURCES = ["users", "organizations", "memberships"] as const;
+export type BackfillResource = (typeof BACKFILL_RESOURCES)[number];
 
 /** Options of {@link backfill}. */
 export interface BackfillOptions {
@@ -11,11 +16,18 @@ export interface BackfillOptions {
   /** The instance `api` lists; the rows' `environment`. */
   environment: Environment;
   api: ClerkApi;
-  /** Users per request, 1–500 (500). */
+  /** Rows per request, 1–500 (500). */
   pageSize?: number;
+  /** What to load (all three by default). */
+  only?: readonly BackfillResource[];
   /** Run the same statements, roll them back, and report what they would have done. */
   dryRun?: boolean;
-  /** After a complete listing, delete (and tombstone) the local users Clerk no longer has. */
+  /**
+   * After a complete listing, delete (and tombstone) the local users, organizations and memberships Clerk no
+   * longer has. Organizations and memberships are listed by offset, which skips rows deleted during the walk: they
+   * are pruned only when the listing is provably complete (the same `total_count` at start and end, every row
+   * seen), otherwise the prune is refused (`prune_refused`, {@link IncompleteListingError}).
+   */
   prune?: boolean;
   /** Prune even more than `maxPruneShare` of the environment's local users. */
   force?: boolean;
@@ -32,11 +44,34 @@ export interface BackfillOptions {
 /** How many listed users ended up each way. */
 export type BackfillCounts = Record<UserResult, number>;
 
-/** Where a backfill stands. Counts only: never a user's data. */
+/** Where the listing of organizations or of memberships stands. */
+export interface ResourceProgress extends BackfillCounts {
+  /** `disabled`: the instance answered 403 `organization_not_enabled_in_instance`; skipped, not a failure. */
+  state: "pending" | "listing" | "listed" | "disabled";
+  done: number;
+  /** `total_count` as the first page reported it. */
+  total: number;
+  pages: number;
+  /** Whether the listing is provably complete (same total at start and end, every row seen); null until listed. */
+  complete: boolean | null;
+  /** Rows deleted as missing from Clerk (or that would be, in a dry run); null without `--prune`. */
+  pruned: number | null;
+}
+
+/**
+ * Where a backfill stands. Counts only: never a user's data. The top-level counts are the users'; organizations
+ * and memberships have their own (null when not asked).
+ */
 export interface BackfillProgress extends BackfillCounts {
   environment: Environment;
   dryRun: boolean;
   phase: "listing" | "pruning" | "done";
+  /** What is being listed (or was last). */
+  resource: BackfillResource;
+  /** What was asked for. */
+  only: BackfillResource[];
+  organizations: ResourceProgress | null;
+  memberships: ResourceProgress | null;
   /** Users listed and written so far. */
   done: number;
   /** What `GET /v1/users/count` said at the start (users created since may push `done` past it). */
@@ -73,12 +108,21 @@ export async function backfill(options: BackfillOptions): Promise<BackfillProgre
   const [clock] = await db.query<{ now: string }>("select now()::text as now");
   const listingStartedAt = clock?.now as string;
 
+  const only = BACKFILL_RESOURCES.filter((r) => (options.only ?? BACKFILL_RESOURCES).includes(r));
+  const resource = (name: BackfillResource): ResourceProgress | null =>
+    only.includes(name)
+      ? { ...zero(), state: "pending", done: 0, total: 0, pages: 0, complete: null, pruned: null }
+      : null;
   const progress: BackfillProgress = {
     environment,
     dryRun,
     phase: "listing",
+    resource: only[0] ?? "users",
+    only,
+    organizations: resource("organizations"),
+    memberships: resource("memberships"),
     done: 0,
-    total: await api.countUsers(),
+    total: only.includes("users") ? await api.countUsers() : 0,
     pages: 0,
     created: 0,
     updated: 0,
@@ -94,7 +138,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillProgre
   const writes = new Set<Promise<void>>();
   let failed: { error: unknown } | undefined;
   try {
-    for await (const page of api.pages({ pageSize })) {
+    for await (const page of only.includes("users") ? api.pages({ pageSize }) : []) {
       if (failed) throw failed.error;
       for (const user of page.users) listed.add(user.id);
       const write = applyUsers(db, environment, page.users, { dryRun, json: page.json }).then((results) => {
@@ -119,19 +163,88 @@ export async function backfill(options: BackfillOptions): Promise<BackfillProgre
     await Promise.allSettled(writes);
   }
 
+  const listings: Record<PrunableResource, Set<string>> = {
+    organizations: new Set(),
+    memberships: new Set(),
+  };
+  const totalsAtEnd: Record<PrunableResource, number> = { organizations: 0, memberships: 0 };
+  for (const name of ["organizations", "memberships"] as const) {
+    const state = progress[name];
+    if (!state) continue;
+    progress.resource = name;
+    if (name === "memberships" && progress.organizations?.state === "disabled") {
+      state.state = "disabled";
+      continue;
+    }
+    state.state = "listing";
+    const pages: AsyncIterable<OffsetPage<{ id: string }>> =
+      name === "organizations" ? api.organizationPages({ pageSize }) : api.membershipPages({ pageSize });
+    const write = (rows: never[]) =>
+      name === "organizations"
+        ? applyOrganizations(db, environment, rows, { dryRun })
+        : applyMemberships(db, environment, rows, { dryRun });
+    let first: number | undefined;
+    let last = 0;
+    try {
+      for await (const page of pages) {
+        first ??= page.totalCount;
+        last = page.totalCount;
+        state.total = first;
+        for (const row of page.rows) listings[name].add(row.id);
+        for (const result of await write(page.rows as never[])) state[result]++;
+        state.done += page.rows.length;
+        state.pages++;
+        report();
+      }
+    } catch (error) {
+      if (!(error instanceof ClerkApiError && error.code === "clerk_organizations_disabled")) throw error;
+      state.state = "disabled";
+      report();
+      continue;
+    }
+    state.state = "listed";
+    totalsAtEnd[name] = last;
+    state.complete = (first ?? 0) === last && listings[name].size === last;
+    report();
+  }
+
   if (options.prune) {
     progress.phase = "pruning";
-    const plan = await planPrune(db, environment, listed, listingStartedAt);
-    // A dry run rolled its inserts back; count them as the real run would.
-    const local = plan.local + (dryRun ? progress.created : 0);
     const maxShare = options.maxPruneShare ?? 0.1;
-    if (!options.force && plan.candidates.length > local * maxShare) {
-      report();
-      throw new PruneRefusedError(environment, plan.candidates.length, local, maxShare);
+    if (only.includes("users")) {
+      const plan = await planPrune(db, environment, listed, listingStartedAt);
+      // A dry run rolled its inserts back; count them as the real run would.
+      const local = plan.local + (dryRun ? progress.created : 0);
+      if (!options.force && plan.candidates.length > local * maxShare) {
+        report();
+        throw new PruneRefusedError(environment, plan.candidates.length, local, maxShare);
+      }
+      progress.pruned = await pruneUsers(db, environment, plan.candidates, listingStartedAt, { dryRun });
     }
-    progress.pruned = await pruneUsers(db, environment, plan.candidates, listingStartedAt, { dryRun });
+    for (const name of ["organizations", "memberships"] as const) {
+      const state = progress[name];
+      if (state?.state !== "listed") continue;
+      progress.resource = name;
+      if (!state.complete) {
+        report();
+        throw new IncompleteListingError(name, listings[name].size, state.total, totalsAtEnd[name]);
+      }
+      const plan = await planResourcePrune(db, name, environment, listings[name], listingStartedAt);
+      const local = plan.local + (dryRun ? state.created : 0);
+      if (!options.force && plan.candidates.length > local * maxShare) {
+        report();
+        throw new PruneRefusedError(environment, plan.candidates.length, local, maxShare, name);
+      }
+      state.pruned = await pruneResource(db, name, environment, plan.candidates, listingStartedAt, {
+        dryRun,
+      });
+    }
   }
   progress.phase = "done";
   report();
   return { ...progress, elapsedMs: now() - started };
+}
+
+function zero(): BackfillCounts {
+  return { created: 0, updated: 0, unchanged: 0, stale: 0, tombstoned: 0 };
 }

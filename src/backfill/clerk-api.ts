@@ -4,6 +4,25 @@ import { ClerkApiError } from "./errors.js";
 /** A Clerk User object as the Backend API returns it (snake_case, the same shape as a webhook's `data`). */
 export type ClerkUser = Record<string, unknown> & { id: string; updated_at: number };
 
+/** A Clerk Organization object as the Backend API returns it. */
+export type ClerkOrganization = Record<string, unknown> & { id: string; updated_at: number };
+
+/** A Clerk OrganizationMembership object as the Backend API returns it (the same shape as a webhook's `data`). */
+export type ClerkMembership = Record<string, unknown> & {
+  id: string;
+  updated_at: number;
+  organization: { id: string };
+  public_user_data: { user_id: string };
+};
+
+/** One page of an offset listing (`{ data, total_count }`) and where it stood. */
+export interface OffsetPage<T> {
+  rows: T[];
+  /** `total_count` as this page reported it. */
+  totalCount: number;
+  offset: number;
+}
+
 /** One page of users, and the exact JSON text it was parsed from (written as is: re-serialising costs CPU). */
 export interface UserPage {
   users: ClerkUser[];
@@ -138,12 +157,71 @@ export class ClerkApi {
    */
   async *pages({ pageSize = MAX_PAGE_SIZE }: { pageSize?: number } = {}): AsyncGenerator<UserPage> {
     let after: string | undefined;
+    const seen = new Set<string>();
     for (;;) {
       const page = await this.listUsers({ limit: pageSize, startingAfter: after });
+      progressed("GET /v1/users", page.users, pageSize, seen);
       if (page.users.length > 0) yield page;
       const last = page.users.at(-1);
       if (page.users.length < pageSize || !last) return;
       after = last.id;
+    }
+  }
+
+  /** Every organization, page by page, oldest first (offset pagination: the API has no cursor here). */
+  organizationPages({ pageSize = MAX_PAGE_SIZE } = {}): AsyncGenerator<OffsetPage<ClerkOrganization>> {
+    return this.#offsetPages("/v1/organizations", pageSize, isOrganization, "Organization objects");
+  }
+
+  /** Every membership of the instance (`GET /v1/organization_memberships`), page by page, oldest first. */
+  membershipPages({ pageSize = MAX_PAGE_SIZE } = {}): AsyncGenerator<OffsetPage<ClerkMembership>> {
+    return this.#offsetPages(
+      "/v1/organization_memberships",
+      pageSize,
+      isMembership,
+      "OrganizationMembership objects, each naming its organization and user",
+    );
+  }
+
+  /**
+   * An offset listing, oldest first (`order_by=+created_at`, so that rows created during the walk land after it
+   * rather than shifting the pages). Each page must make progress: no row already listed, no more rows than asked,
+   * none past the total it reports; otherwise `clerk_api_inconsistent`. A page shorter than the limit is the last.
+   */
+  async *#offsetPages<T extends { id: string }>(
+    path: string,
+    pageSize: number,
+    valid: (row: unknown) => row is T,
+    what: string,
+  ): AsyncGenerator<OffsetPage<T>> {
+    const seen = new Set<string>();
+    let offset = 0;
+    for (;;) {
+      const query = new URLSearchParams({
+        limit: String(pageSize),
+        offset: String(offset),
+        order_by: "+created_at",
+      });
+      const { body } = await this.#get(`${path}?${query}`);
+      const page = body as { data?: unknown; total_count?: unknown };
+      const totalCount = page?.total_count;
+      if (!Array.isArray(page?.data) || !page.data.every(valid) || typeof totalCount !== "number") {
+        throw new ClerkApiError(
+          "clerk_bad_response",
+          `GET ${path}: expected { data: [${what}], total_count }`,
+        );
+      }
+      const rows = page.data as T[];
+      progressed(`GET ${path}`, rows, pageSize, seen);
+      if (rows.length > 0 && offset >= totalCount) {
+        throw new ClerkApiError(
+          "clerk_api_inconsistent",
+          `GET ${path}: rows at offset ${offset} of a listing that counts ${totalCount}; nothing was pruned`,
+        );
+      }
+      yield { rows, totalCount, offset };
+      if (rows.length < pageSize) return;
+      offset += rows.length;
     }
   }
 
@@ -170,7 +248,16 @@ export class ClerkApi {
             );
           }
         }
-        await response.body?.cancel();
+        if (response.status === 403) {
+          const text = await response.text().catch(() => "");
+          if (text.includes('"organization_not_enabled_in_instance"')) {
+            throw new ClerkApiError(
+              "clerk_organizations_disabled",
+              `${route}: organizations are not enabled in this instance`,
+              403,
+            );
+          }
+        } else await response.body?.cancel();
         if (response.status === 401 || response.status === 403) {
           throw new ClerkApiError(
             "clerk_unauthorized",
@@ -219,6 +306,45 @@ export class ClerkApi {
       await this.#sleep((this.#sent[0] as number) + this.#limit.perMs - now);
     }
   }
+}
+
+/**
+ * A page of a listing must make progress: no more rows than asked, and none listed by an earlier page (an API that ignores
+ * `starting_after` or `offset` serves the same page again, and a listing would never end, or prune on a lie).
+ */
+function progressed(route: string, rows: readonly { id: string }[], limit: number, seen: Set<string>): void {
+  if (rows.length > limit) {
+    throw new ClerkApiError(
+      "clerk_api_inconsistent",
+      `${route}: ${rows.length} rows in a page of ${limit}; nothing was pruned`,
+    );
+  }
+  // A row repeated within one page is tolerated (its newest copy is written); one from an earlier page is not.
+  if (rows.some(({ id }) => seen.has(id))) {
+    throw new ClerkApiError(
+      "clerk_api_inconsistent",
+      `${route}: a page repeats rows of an earlier page (the API does not advance its cursor or offset); nothing was pruned`,
+    );
+  }
+  for (const { id } of rows) seen.add(id);
+}
+
+function isOrganization(value: unknown): value is ClerkOrganization {
+  return isUser(value);
+}
+
+function isMembership(value: unknown): value is ClerkMembership {
+  if (!isUser(value)) return false;
+  const { organization, public_user_data } = value as Record<
+    string,
+    { id?: unknown; user_id?: unknown } | null
+  >;
+  return (
+    typeof organization?.id === "string" &&
+    organization.id !== "" &&
+    typeof public_user_data?.user_id === "string" &&
+    public_user_data.user_id !== ""
+  );
 }
 
 function isUser(value: unknown): value is ClerkUser {

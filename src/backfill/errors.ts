@@ -6,6 +6,8 @@ export type BackfillErrorCode =
   | "clerk_unavailable"
   | "clerk_request_failed"
   | "clerk_bad_response"
+  | "clerk_api_inconsistent"
+  | "clerk_organizations_disabled"
   | "prune_refused";
 
 /**
@@ -34,7 +36,11 @@ export type ClerkApiErrorCode = Exclude<BackfillErrorCode, "prune_refused">;
  * - `clerk_unauthorized`: 401 or 403, the secret key was refused (never retried);
  * - `clerk_unavailable`: 5xx, 429 or network errors until the attempts ran out;
  * - `clerk_request_failed`: another 4xx (a bug of ours or a changed API; never retried);
- * - `clerk_bad_response`: a 2xx whose body is not what the API documents.
+ * - `clerk_bad_response`: a 2xx whose body is not what the API documents;
+ * - `clerk_api_inconsistent`: a listing that does not make progress (a page repeats rows already listed, as an API
+ *   that ignores the cursor or offset would, or contradicts the total it announced): nothing is pruned;
+ * - `clerk_organizations_disabled`: 403 `organization_not_enabled_in_instance` (the backfill reports it in one line
+ *   and goes on: it is not a failure).
  *
  * @example
  * ```ts
@@ -72,10 +78,39 @@ export class PruneRefusedError extends BackfillError {
     /** Local users of the environment, in all. */
     readonly local: number,
     maxShare: number,
+    /** What would have been pruned. */
+    readonly resource: "users" | "organizations" | "memberships" = "users",
   ) {
     super(
-      `refusing to prune ${candidates} of ${local} local ${environment} users (more than ${Math.round(maxShare * 100)} %): ` +
+      `refusing to prune ${candidates} of ${local} local ${environment} ${resource} (more than ${Math.round(maxShare * 100)} %): ` +
         "check that the secret key belongs to this instance, then run again with --force",
+    );
+  }
+}
+
+/**
+ * `--prune` of organizations or memberships after a listing that cannot be shown complete: offset pages skip rows
+ * when records are deleted during the walk, so a row missing from the listing may still exist in Clerk. Nothing of
+ * that resource was removed; run again.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof IncompleteListingError) console.error(error.resource, error.message);
+ * ```
+ */
+export class IncompleteListingError extends BackfillError {
+  readonly code = "prune_refused";
+
+  constructor(
+    readonly resource: "organizations" | "memberships",
+    readonly seen: number,
+    readonly totalAtStart: number,
+    readonly totalAtEnd: number,
+  ) {
+    super(
+      `refusing to prune ${resource}: the listing is not provably complete (Clerk counted ${totalAtStart} at the ` +
+        `start and ${totalAtEnd} at the end, ${seen} were listed; rows deleted during an offset listing shift ` +
+        "later pages and skip others); nothing was pruned, run again",
     );
   }
 }

@@ -1,4 +1,4 @@
-import type { BackfillProgress } from "./backfill.js";
+import type { BackfillProgress, ResourceProgress } from "./backfill.js";
 
 /** Where progress goes: a terminal gets a bar redrawn in place, anything else one line per page. */
 export interface ProgressStream {
@@ -29,7 +29,7 @@ export function progressReporter(
 ): ProgressReporter {
   let drawn = false;
   let lastDraw = Number.NEGATIVE_INFINITY;
-  let lastPage = -1;
+  let lastPage = "";
   return {
     update(p) {
       if (stream.isTTY) {
@@ -38,9 +38,14 @@ export function progressReporter(
         lastDraw = t;
         drawn = true;
         stream.write(`\r\x1b[2K${bar(p)}`);
-      } else if (p.phase === "listing" && p.pages !== lastPage) {
-        lastPage = p.pages;
-        stream.write(`${line(p)}\n`);
+      } else if (p.phase === "listing") {
+        const other = p.resource === "users" ? null : p[p.resource];
+        const page = `${p.resource}:${other ? `${other.state}:${other.pages}` : p.pages}`;
+        if (page === lastPage) return;
+        lastPage = page;
+        if (!other) stream.write(`${line(p)}\n`);
+        else if (other.state === "disabled") stream.write(`${disabled(p, p.resource)}\n`);
+        else if (other.pages > 0) stream.write(`${resourceLine(p, p.resource, other)}\n`);
       }
     },
     end() {
@@ -63,25 +68,61 @@ export function formatSummary(
   outcome: "complete" | "failed" | "prune refused" = "complete",
 ): string {
   const mode = p.dryRun ? " (dry run: nothing was written)" : "";
+  const verb = p.dryRun ? "would have " : "";
+  const resources = (["organizations", "memberships"] as const)
+    .map((name) => {
+      const r = p[name];
+      if (!r) return "";
+      if (r.state === "disabled")
+        return `  ${name}: skipped, organizations are not enabled in this instance\n`;
+      const pruned =
+        outcome === "prune refused" && r.pruned === null
+          ? "0 (refused)"
+          : r.pruned === null
+            ? "not asked"
+            : String(r.pruned);
+      return (
+        `  ${name}: ${r.done} listed (Clerk counted ${r.total}${r.complete === false ? ", listing incomplete" : ""}), ` +
+        `${verb}created ${r.created}, updated ${r.updated}, unchanged ${r.unchanged}, ` +
+        `skipped as stale ${r.stale}, skipped as tombstoned ${r.tombstoned}, pruned ${pruned}\n`
+      );
+    })
+    .join("");
+  if (!p.only.includes("users")) {
+    const status =
+      outcome === "failed" ? "FAILED; the pages written stay written, nothing was pruned" : outcome;
+    return `backfill ${p.environment}${mode}: ${status} in ${seconds(p.elapsedMs)}\n${resources}`;
+  }
   const status =
     outcome === "failed"
       ? `FAILED after ${p.done} of ${p.total} users; the pages written stay written, nothing was pruned`
       : `${outcome === "complete" ? "complete" : "listing complete"}, ${p.done} users listed ` +
         `(Clerk counted ${p.total}) in ${seconds(p.elapsedMs)} (${rate(p)} users/s)`;
-  const verb = p.dryRun ? "would have " : "";
   const pruned =
     outcome === "prune refused" ? "0 (refused)" : p.pruned === null ? "not asked" : String(p.pruned);
   return (
     `backfill ${p.environment}${mode}: ${status}\n` +
     `  ${verb}created ${p.created}, updated ${p.updated}, unchanged ${p.unchanged}, ` +
-    `skipped as stale ${p.stale}, skipped as tombstoned ${p.tombstoned}, pruned ${pruned}\n`
+    `skipped as stale ${p.stale}, skipped as tombstoned ${p.tombstoned}, pruned ${pruned}\n` +
+    resources
   );
+}
+
+function resourceLine(p: BackfillProgress, name: string, r: ResourceProgress): string {
+  return `backfill ${p.environment}: ${name} page ${r.pages}, ${r.done}/${r.total} ${name}`;
+}
+
+function disabled(p: BackfillProgress, name: string): string {
+  return `backfill ${p.environment}: ${name} skipped: organizations are not enabled in this instance (403 organization_not_enabled_in_instance)`;
 }
 
 const WIDTH = 24;
 
 function bar(p: BackfillProgress): string {
-  if (p.phase === "pruning") return `backfill ${p.environment}: ${p.done} users listed; pruning…`;
+  if (p.phase === "pruning") return `backfill ${p.environment}: pruning ${p.resource}…`;
+  const other = p.resource === "users" ? null : p[p.resource];
+  if (other?.state === "disabled") return disabled(p, p.resource);
+  if (other) return resourceLine(p, p.resource, other);
   const share = p.total > 0 ? Math.min(1, p.done / p.total) : p.phase === "done" ? 1 : 0;
   const filled = Math.round(share * WIDTH);
   return (

@@ -1,5 +1,10 @@
 import { parseArgs } from "node:util";
-import { type BackfillProgress, backfill } from "../backfill/backfill.js";
+import {
+  BACKFILL_RESOURCES,
+  type BackfillProgress,
+  type BackfillResource,
+  backfill,
+} from "../backfill/backfill.js";
 import { ClerkApi, MAX_PAGE_SIZE, RATE_LIMITS } from "../backfill/clerk-api.js";
 import { BackfillError } from "../backfill/errors.js";
 import { formatSummary, progressReporter } from "../backfill/progress.js";
@@ -10,8 +15,9 @@ import { type Command, UsageError, withDatabase } from "./command.js";
 /** `clerk-user-sync backfill`: the Backend API's users into the table, then optionally a prune. */
 export const backfillCommand: Command = {
   summary:
-    "load every user of an instance from Clerk's Backend API; --prune removes those Clerk no longer has",
-  usage: "backfill --env development|production [--dry-run] [--prune [--force]] [--page-size 1-500]",
+    "load every user, organization and membership of an instance from Clerk's Backend API; --prune removes those Clerk no longer has",
+  usage:
+    "backfill --env development|production [--only users,organizations,memberships] [--dry-run] [--prune [--force]] [--page-size 1-500]",
   async run(args, env) {
     const { values } = parseArgs({
       args,
@@ -21,8 +27,16 @@ export const backfillCommand: Command = {
         prune: { type: "boolean", default: false },
         force: { type: "boolean", default: false },
         "page-size": { type: "string", default: String(MAX_PAGE_SIZE) },
+        only: { type: "string", default: BACKFILL_RESOURCES.join(",") },
       },
     });
+    const only = values.only.split(",").map((r) => r.trim());
+    if (
+      only.length === 0 ||
+      !only.every((r): r is BackfillResource => (BACKFILL_RESOURCES as readonly string[]).includes(r))
+    ) {
+      throw new UsageError(`--only takes a comma-separated list of ${BACKFILL_RESOURCES.join(", ")}`);
+    }
     const environment = ENVIRONMENTS.find((e) => e === values.env);
     if (!environment) throw new UsageError("--env must be development or production");
     if (values.force && !values.prune) throw new UsageError("--force only applies to --prune");
@@ -51,6 +65,7 @@ export const backfillCommand: Command = {
           environment,
           api,
           pageSize,
+          only: only as BackfillResource[],
           dryRun: values["dry-run"],
           prune: values.prune,
           force: values.force,

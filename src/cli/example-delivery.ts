@@ -12,9 +12,9 @@ export function isExampleType(value: unknown): value is ExampleType {
 }
 
 /**
- * The example event of `type`, made new: `data.id` replaced when a user id is given, a fresh envelope timestamp
- * (in the example's own unit: the OpenAPI examples use seconds, the docs milliseconds) and, for creates and updates,
- * `data.updated_at` = now so that the receiver sees a newer version of the user.
+ * The example event of `type`, made new: aimed at the given user and organization, a fresh envelope timestamp (in
+ * the example's own unit: the OpenAPI examples use seconds, the docs milliseconds) and, for creates and updates,
+ * `data.updated_at` = now so that the receiver sees a newer version of the object.
  *
  * @example
  * ```ts
@@ -23,12 +23,19 @@ export function isExampleType(value: unknown): value is ExampleType {
  */
 export function exampleEvent(
   type: ExampleType,
-  { userId, now }: { userId?: string | undefined; now: Date },
+  { userId, orgId, now }: { userId?: string | undefined; orgId?: string | undefined; now: Date },
 ): ClerkExampleEvent {
-  const event = structuredClone(EXAMPLES[type]);
+  const event = structuredClone(EXAMPLES[type]) as ClerkExampleEvent;
   event.timestamp = event.timestamp < 1e11 ? Math.floor(now.getTime() / 1000) : now.getTime();
-  if (userId) event.data.id = userId;
-  if (type !== "user.deleted") event.data.updated_at = now.getTime();
+  const data = event.data;
+  if (type.startsWith("user.") && userId) data.id = userId;
+  if (type.startsWith("organization.") && orgId) data.id = orgId;
+  if (type.startsWith("organizationMembership.")) {
+    const { public_user_data: member, organization } = data as Record<string, Record<string, unknown>>;
+    if (userId && member) member.user_id = userId;
+    if (orgId && organization) organization.id = orgId;
+  }
+  if (!type.endsWith(".deleted")) data.updated_at = now.getTime();
   return event;
 }
 
@@ -53,9 +60,14 @@ export interface SignedExample extends SyncRequest {
  */
 export function signedExample(
   type: ExampleType,
-  { secret, userId, now }: { secret: string; userId?: string | undefined; now: Date },
+  {
+    secret,
+    userId,
+    orgId,
+    now,
+  }: { secret: string; userId?: string | undefined; orgId?: string | undefined; now: Date },
 ): SignedExample {
-  const event = exampleEvent(type, { userId, now });
+  const event = exampleEvent(type, { userId, orgId, now });
   const body = JSON.stringify(event);
   const svixId = `msg_${randomUUID().replaceAll("-", "")}`;
   return {

@@ -3,6 +3,8 @@
  * and `trigger` should send what Clerk sends. A test compares them with the fixtures they came from.
  */
 
+import { ORGANIZATION_EXAMPLES } from "./organization-examples.js";
+
 /** A Clerk webhook event as Clerk sends it. */
 export interface ClerkExampleEvent {
   type: string;
@@ -137,7 +139,7 @@ export const USER_DELETED: ClerkExampleEvent = {
 };
 
 /**
- * The example for each user event type. Shared constants: clone before changing one.
+ * The example for each event type this package writes. Shared constants: clone before changing one.
  *
  * @example
  * ```ts
@@ -148,6 +150,7 @@ export const EXAMPLES = {
   "user.created": USER_CREATED,
   "user.updated": USER_UPDATED,
   "user.deleted": USER_DELETED,
+  ...ORGANIZATION_EXAMPLES,
 } as const;
 
 /** The event types `trigger` can send. */

@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { ConfigError } from "../errors.js";
 import { describe } from "../log.js";
 import { duration } from "../service/config.js";
-import { pruneDeliveries } from "../store/users.js";
+import { pruneDeliveries } from "../store/deliveries.js";
 import { backfillCommand } from "./backfill.js";
 import { type Command, type Env, UsageError, withDatabase } from "./command.js";
 import { serve } from "./serve.js";

@@ -7,7 +7,7 @@ import { loadConfig } from "../service/config.js";
 import { withLocalSecret } from "../service/local-secret.js";
 import { createMetrics } from "../service/metrics.js";
 import { buildServer } from "../service/server.js";
-import { pruneDeliveries } from "../store/users.js";
+import { pruneDeliveries } from "../store/deliveries.js";
 import { createClerkUserSync } from "../sync.js";
 import { ENVIRONMENTS, splitSecrets } from "../verify.js";
 

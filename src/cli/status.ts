@@ -1,34 +1,7 @@
 import { parseArgs } from "node:util";
-import { count, desc, gte } from "drizzle-orm";
-import type { Database } from "../db/database.js";
-import { users, userTombstones, webhookDeliveries } from "../db/schema.js";
-import type { Outcome } from "../store/apply.js";
-import { ENVIRONMENTS, type Environment } from "../verify.js";
+import { LOGGED, type SyncStatus, syncStatus } from "../store/status.js";
+import { ENVIRONMENTS } from "../verify.js";
 import { type Command, withDatabase } from "./command.js";
-
-/**
- * The outcomes the delivery log holds. A re-sent delivery (`duplicate`) is answered without being logged again:
- * `/metrics` counts those.
- */
-const LOGGED = ["applied", "stale", "ignored"] as const;
-type LoggedOutcome = (typeof LOGGED)[number];
-const DAY_MS = 24 * 60 * 60 * 1000;
-
-/** What `status` reports for one Clerk instance. */
-export interface EnvironmentStatus {
-  users: number;
-  tombstones: number;
-  /** The most recently received delivery, or null when none is logged (or all were pruned). */
-  lastDelivery: { receivedAt: string; type: string; outcome: Outcome } | null;
-  /** Deliveries logged in the last 24 hours, by outcome. */
-  last24h: Record<LoggedOutcome, number>;
-}
-
-/** The whole report: `status --json` prints exactly this. */
-export interface SyncStatus {
-  database: Database["dialect"];
-  environments: Record<Environment, EnvironmentStatus>;
-}
 
 /**
  * `clerk-user-sync status`: what the table holds and what arrived lately, per instance.
@@ -39,7 +12,8 @@ export interface SyncStatus {
  * ```
  */
 export const status: Command = {
-  summary: "users, tombstones and recent deliveries per environment (--json for scripts)",
+  summary:
+    "users, organizations, memberships, their tombstones and recent deliveries per environment (--json for scripts)",
   usage: "status [--json]",
   async run(args, env) {
     const { values } = parseArgs({ args, options: { json: { type: "boolean", default: false } } });
@@ -49,76 +23,35 @@ export const status: Command = {
   },
 };
 
-/**
- * Counts and the latest delivery per environment; "the last 24 hours" ends at `now`.
- *
- * @example
- * ```ts
- * const { environments } = await syncStatus(sync.database, new Date());
- * ```
- */
-export async function syncStatus(db: Database, now: Date): Promise<SyncStatus> {
-  const since = new Date(now.getTime() - DAY_MS);
-  const d = webhookDeliveries;
-  const [userCounts, tombstoneCounts, latest, recent] = await Promise.all([
-    db.orm.select({ environment: users.environment, n: count() }).from(users).groupBy(users.environment),
-    db.orm
-      .select({ environment: userTombstones.environment, n: count() })
-      .from(userTombstones)
-      .groupBy(userTombstones.environment),
-    db.orm
-      .selectDistinctOn([d.environment], {
-        environment: d.environment,
-        receivedAt: d.receivedAt,
-        type: d.eventType,
-        outcome: d.outcome,
-      })
-      .from(d)
-      .orderBy(d.environment, desc(d.receivedAt), desc(d.svixId)),
-    db.orm
-      .select({ environment: d.environment, outcome: d.outcome, n: count() })
-      .from(d)
-      .where(gte(d.receivedAt, since))
-      .groupBy(d.environment, d.outcome),
-  ]);
-  const of = (rows: { environment: Environment; n: number }[], environment: Environment) =>
-    rows.find((r) => r.environment === environment)?.n ?? 0;
-  const environments = Object.fromEntries(
-    ENVIRONMENTS.map((environment): [Environment, EnvironmentStatus] => {
-      const last = latest.find((r) => r.environment === environment);
-      const last24h = Object.fromEntries(LOGGED.map((o) => [o, 0])) as Record<LoggedOutcome, number>;
-      for (const r of recent) {
-        if (r.environment === environment && isLogged(r.outcome)) last24h[r.outcome] = r.n;
-      }
-      return [
-        environment,
-        {
-          users: of(userCounts, environment),
-          tombstones: of(tombstoneCounts, environment),
-          lastDelivery: last
-            ? { receivedAt: last.receivedAt.toISOString(), type: last.type, outcome: last.outcome }
-            : null,
-          last24h,
-        },
-      ];
-    }),
-  ) as Record<Environment, EnvironmentStatus>;
-  return { database: db.dialect, environments };
-}
-
-function isLogged(outcome: Outcome): outcome is LoggedOutcome {
-  return (LOGGED as readonly string[]).includes(outcome);
-}
-
 /** The report as an aligned table, one row per environment. */
 function table(report: SyncStatus): string {
-  const header = ["environment", "users", "tombstones", ...LOGGED, "last delivery"];
+  const header = [
+    "environment",
+    "users",
+    "tombstones",
+    "orgs",
+    "org tombstones",
+    "memberships",
+    "membership tombstones",
+    ...LOGGED,
+    "last delivery",
+  ];
   const rows = ENVIRONMENTS.map((environment) => {
     const e = report.environments[environment];
     const last = e.lastDelivery
       ? `${e.lastDelivery.receivedAt} ${e.lastDelivery.type} (${e.lastDelivery.outcome})`
       : "none";
-    return [environment, e.users, e.tombstones, ...LOGGED.map((o) => e.last24h[o]), last].map(String);
+    return [
+      environment,
+      e.users,
+      e.tombstones,
+      e.organizations,
+      e.organizationTombstones,
+      e.memberships,
+      e.membershipTombstones,
+      ...LOGGED.map((o) => e.last24h[o]),
+      last,
+    ].map(String);
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)));
   // Text columns to the left, counts to the right.

@@ -8,22 +8,25 @@ import type { Command, Env } from "./command.js";
 import { UsageError } from "./command.js";
 import { isExampleType, signedExample, EXAMPLE_TYPES as TYPES } from "./example-delivery.js";
 
-const HELP = `usage: clerk-user-sync trigger <type> --env development|production [--url URL] [--user-id ID]
+const HELP = `usage: clerk-user-sync trigger <type> --env development|production [--url URL] [--user-id ID] [--org-id ID]
 
 Sends Clerk's published example event of <type> (${TYPES.join(", ")})
 to a running receiver, signed like Svix signs it with the configured secret of that instance
 (DEV_/PROD_CLERK_WEBHOOK_SECRET; with no secret and no DATABASE_URL, the local secret \`npm start\` generated
 under DATA_DIR), and prints the answer.
 
-Each run is a new event: a fresh svix-id and envelope timestamp, and for user.created and user.updated
+Each run is a new event: a fresh svix-id and envelope timestamp, and for every created and updated event
 data.updated_at = now, so that repeating a trigger applies again instead of coming back "stale".
-Each example names its own user; --user-id ID acts on another one. A deleted user stays deleted (its tombstone
-turns later events for it into "stale"): pick a new --user-id to start over.
+Each example names its own user, organization and membership; --user-id ID acts on another user (a user event's
+data.id, a membership's data.public_user_data.user_id), --org-id ID on another organization (an organization
+event's data.id, a membership's data.organization.id). Whatever is deleted stays deleted (its tombstone turns later
+events for it, and for memberships of a deleted user or organization, into "stale"): pick new ids to start over.
 
 options:
   --env       development or production: which instance's secret signs the event
   --url       where to send it (default http://localhost:$PORT/api/user/webhook/clerk, PORT defaulting to 3000)
-  --user-id   the Clerk user id to put in data.id (default: the example's)
+  --user-id   the Clerk user id to aim user and membership events at (default: the example's)
+  --org-id    the Clerk organization id to aim organization and membership events at (default: the example's)
 
 exit code: 0 when the receiver answers 2xx, 1 otherwise (or when it cannot be reached)
 `;
@@ -37,9 +40,8 @@ exit code: 0 when the receiver answers 2xx, 1 otherwise (or when it cannot be re
  * ```
  */
 export const trigger: Command = {
-  summary: "send Clerk's example user.created/updated/deleted event, signed, to a running receiver",
-  usage:
-    "trigger user.created|user.updated|user.deleted --env development|production [--url URL] [--user-id ID]",
+  summary: "send Clerk's example user, organization or membership event, signed, to a running receiver",
+  usage: "trigger <type> --env development|production [--url URL] [--user-id ID] [--org-id ID]",
   async run(args, env) {
     const { values, positionals } = parseArgs({
       args,
@@ -48,6 +50,7 @@ export const trigger: Command = {
         env: { type: "string" },
         url: { type: "string" },
         "user-id": { type: "string" },
+        "org-id": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -62,11 +65,18 @@ export const trigger: Command = {
     if (!environment) throw new UsageError("--env must be development or production");
     const userId = values["user-id"]?.trim();
     if (userId === "") throw new UsageError("--user-id must not be empty");
+    const orgId = values["org-id"]?.trim();
+    if (orgId === "") throw new UsageError("--org-id must not be empty");
     const url = values.url ?? `http://localhost:${portOf(env)}${WEBHOOK_PATH}`;
     if (!URL.canParse(url)) throw new UsageError(`--url ${url} is not a URL`);
 
     const secret = signingSecret(environment, env);
-    const { body, headers, svixId, userId: id } = signedExample(type, { secret, userId, now: new Date() });
+    const {
+      body,
+      headers,
+      svixId,
+      userId: id,
+    } = signedExample(type, { secret, userId, orgId, now: new Date() });
     const target = shown(url);
     process.stdout.write(`${type} for ${id} (${environment}, ${svixId}) → ${target}\n`);
 

@@ -61,7 +61,12 @@ export const webhookDeliveries = pgTable(
     environment: text("environment", { enum: ["development", "production"] }).notNull(),
     svixId: text("svix_id").notNull(),
     eventType: text("event_type").notNull(),
+    /** The user the event is about: a user event's user, a membership's member; null otherwise. */
     clerkUserId: text("clerk_user_id"),
+    /** The organization the event is about: an organization event's, a membership's organization. */
+    clerkOrgId: text("clerk_org_id"),
+    /** A membership event's membership. */
+    clerkMembershipId: text("clerk_membership_id"),
     eventTimestamp: timestamp("event_timestamp", { withTimezone: true }),
     receivedAt: timestamp("received_at", { withTimezone: true }).notNull().defaultNow(),
     outcome: text("outcome", { enum: ["applied", "duplicate", "stale", "ignored"] }).notNull(),
@@ -79,3 +84,130 @@ export const webhookDeliveries = pgTable(
 
 /** A row of {@link users}. */
 export type UserRow = typeof users.$inferSelect;
+
+const environment = () => text("environment", { enum: ["development", "production"] }).notNull();
+
+/**
+ * The application's organizations, one row per Clerk organization and instance. `slug` may be null and is not
+ * unique (Clerk can disable slugs).
+ *
+ * @example
+ * ```ts
+ * import { organizations } from "clerk-user-sync/schema";
+ * await db.select().from(organizations).where(eq(organizations.clerkOrgId, "org_123"));
+ * ```
+ */
+export const organizations = pgTable(
+  "organizations",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    clerkOrgId: text("clerk_org_id").notNull(),
+    environment: environment(),
+    name: text("name"),
+    slug: text("slug"),
+    imageUrl: text("image_url"),
+    /** The `data` of the last applied event: the whole Clerk Organization object. */
+    rawPayload: jsonb("raw_payload").notNull(),
+    clerkCreatedAt: timestamp("clerk_created_at", { withTimezone: true }),
+    /** The version of the stored state: an event applies only when its `updated_at` is newer. */
+    clerkUpdatedAt: timestamp("clerk_updated_at", { withTimezone: true }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    unique("organizations_clerk_org_id_environment_key").on(t.clerkOrgId, t.environment),
+    index("organizations_slug_idx").on(t.slug),
+    check("organizations_environment_check", sql`${t.environment} in ('development', 'production')`),
+  ],
+);
+
+/**
+ * Who belongs to which organization, with which role: one row per Clerk membership (`orgmem_…`) and instance. A
+ * user who leaves and rejoins has a new membership id, so a late delete of the old one never removes the new one.
+ *
+ * @example
+ * ```ts
+ * import { organizationMemberships } from "clerk-user-sync/schema";
+ * await db.select().from(organizationMemberships).where(eq(organizationMemberships.clerkUserId, "user_123"));
+ * ```
+ */
+export const organizationMemberships = pgTable(
+  "organization_memberships",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    clerkMembershipId: text("clerk_membership_id").notNull(),
+    environment: environment(),
+    /** `data.organization.id`; the organization's row may not be stored (yet). */
+    clerkOrgId: text("clerk_org_id").notNull(),
+    /** `data.public_user_data.user_id`; the user's row may not be stored (yet). */
+    clerkUserId: text("clerk_user_id").notNull(),
+    role: text("role"),
+    /** The `data` of the last applied event: the whole Clerk OrganizationMembership object. */
+    rawPayload: jsonb("raw_payload").notNull(),
+    clerkCreatedAt: timestamp("clerk_created_at", { withTimezone: true }),
+    clerkUpdatedAt: timestamp("clerk_updated_at", { withTimezone: true }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    unique("organization_memberships_clerk_membership_id_environment_key").on(
+      t.clerkMembershipId,
+      t.environment,
+    ),
+    index("organization_memberships_org_idx").on(t.environment, t.clerkOrgId),
+    index("organization_memberships_user_idx").on(t.environment, t.clerkUserId),
+    check(
+      "organization_memberships_environment_check",
+      sql`${t.environment} in ('development', 'production')`,
+    ),
+  ],
+);
+
+/**
+ * Organizations deleted in Clerk: their row and their memberships are gone; this row makes any later event about
+ * the organization, or a membership of it, `stale`. Holds no personal data.
+ */
+export const organizationTombstones = pgTable(
+  "organization_tombstones",
+  {
+    clerkOrgId: text("clerk_org_id").notNull(),
+    environment: environment(),
+    deletedAt: timestamp("deleted_at", { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    unique("organization_tombstones_clerk_org_id_environment_key").on(t.clerkOrgId, t.environment),
+    check(
+      "organization_tombstones_environment_check",
+      sql`${t.environment} in ('development', 'production')`,
+    ),
+  ],
+);
+
+/**
+ * Memberships deleted by an `organizationMembership.deleted` event (those removed with their organization or user
+ * are covered by that one's tombstone). Holds no personal data.
+ */
+export const organizationMembershipTombstones = pgTable(
+  "organization_membership_tombstones",
+  {
+    clerkMembershipId: text("clerk_membership_id").notNull(),
+    environment: environment(),
+    deletedAt: timestamp("deleted_at", { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    unique("organization_membership_tombstones_clerk_membership_id_environment_key").on(
+      t.clerkMembershipId,
+      t.environment,
+    ),
+    check(
+      "organization_membership_tombstones_environment_check",
+      sql`${t.environment} in ('development', 'production')`,
+    ),
+  ],
+);
+
+/** A row of {@link organizations}. */
+export type OrganizationRow = typeof organizations.$inferSelect;
+
+/** A row of {@link organizationMemberships}. */
+export type MembershipRow = typeof organizationMemberships.$inferSelect;

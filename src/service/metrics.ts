@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
-import { USER_EVENT_TYPES } from "../decode.js";
+import { EVENT_TYPES } from "../decode.js";
 import type { Observer } from "../sync.js";
 
 /** The service's Prometheus metrics and the {@link Observer} that feeds them. */
@@ -55,8 +55,7 @@ export function createMetrics(): Metrics {
     observer: {
       delivery({ environment, type, outcome }, seconds) {
         // Unknown types are bounded to one label value: the label set must not grow with what senders invent.
-        const known =
-          type === "unknown" || (USER_EVENT_TYPES as readonly string[]).includes(type) ? type : "other";
+        const known = type === "unknown" || EVENT_TYPES.includes(type) ? type : "other";
         deliveries.inc({ environment, type: known, outcome });
         requestDuration.observe({ outcome }, seconds);
       },

@@ -1,14 +1,15 @@
-import { createHash, randomBytes } from "node:crypto";
-import type { Database, PreparedStatement } from "../db/database.js";
-import { type Delivery, storableAsIs } from "../decode.js";
-import type { Environment } from "../verify.js";
+import type { Database } from "../db/database.js";
+import { lockedTransaction, prepared, quoted } from "../db/sql.js";
+import { type Delivery, type Resource, resourceOf, storableAsIs } from "../decode.js";
+import { membershipLockKey, organizationLockKey, userLockKey } from "./locks.js";
 
 /**
  * What a delivery did, part of the HTTP contract:
  * - `applied`: the table changed to this event's state;
  * - `duplicate`: this `svix-id` was taken before; nothing written;
- * - `stale`: the table already holds a newer state, or the user is deleted; nothing changed but the log;
- * - `ignored`: not a user event; only logged.
+ * - `stale`: the table already holds a newer state, or the object (or, for a membership, its organization or user)
+ *   is deleted; nothing changed but the log;
+ * - `ignored`: not an event this package writes; only logged.
  */
 export type Outcome = "applied" | "duplicate" | "stale" | "ignored";
 
@@ -22,149 +23,151 @@ export type Applicable = Delivery & { readonly body?: string };
  * Applies deliveries in one transaction and returns each one's outcome, in order. The result is the same as
  * applying them one by one in this order, whatever else commits concurrently:
  *
- * 1. Advisory locks, one per user and one per `svix-id`, taken in sorted order (no deadlocks) in their own
- *    statement, so that the next statement's snapshot already sees whatever a competing transaction committed.
- * 2. One statement decides every outcome from that snapshot and the batch itself (a delivery already logged is a
- *    duplicate; a tombstone or an earlier delete in the batch makes an event stale; an upsert applies only when
- *    its `updated_at` is newer than the stored one and every earlier one in the batch), then writes the final
- *    state of each user, the tombstones and the delivery log.
+ * 1. Advisory locks, one per `svix-id` and per object an event can change or depends on, taken in sorted order
+ *    (no deadlocks) in their own statement, so that the next statement's snapshot already sees whatever a
+ *    competing transaction committed: a user event locks its user, an organization event its organization, a
+ *    membership event the membership, its organization and its user (so it serialises with their deletes, which
+ *    cascade to memberships).
+ * 2. The batch is cut into maximal runs of one resource (users, organizations, memberships; an ignored delivery
+ *    joins the run it is in) and each run is one statement, in order, in the same transaction and round trip: a
+ *    statement sees what the ones before it wrote. A statement decides every outcome of its run from its snapshot
+ *    and the run itself (a delivery already logged is a duplicate; a tombstone or an earlier delete in the run
+ *    makes an event stale; an upsert applies only when its `updated_at` is newer than the stored one and every
+ *    earlier one in the run), then writes the final state of each object, the tombstones, the cascades and the
+ *    delivery log. A batch of user events alone is one statement, as it always was.
  *
- * The whole transaction is one round trip: the batch travels as one JSON document in a dollar-quoted literal
- * (no parameter escaping, whatever `standard_conforming_strings` says). Both statements are prepared once per
- * connection: planning the second one took PostgreSQL longer than executing it for a batch of 30.
+ * The whole transaction is one round trip: each run travels as one JSON document in a dollar-quoted literal
+ * (no parameter escaping, whatever `standard_conforming_strings` says). The statements are prepared once per
+ * connection: planning one took PostgreSQL longer than executing it for a batch of 30.
  */
 export async function applyBatch(
   db: Database,
   deliveries: readonly Applicable[],
   { timeoutMs }: { timeoutMs?: number } = {},
 ): Promise<Outcome[]> {
-  const keys = [
-    ...new Set(
-      deliveries.flatMap((d) => {
-        const message = `${d.environment}:message:${d.svixId}`;
-        return d.clerkUserId === null ? [message] : [message, userLockKey(d.environment, d.clerkUserId)];
-      }),
-    ),
-  ];
+  const keys = [...new Set(deliveries.flatMap(lockKeys))];
+  const statements = runs(deliveries).map(({ resource, rows }) => {
+    const statement = STATEMENTS[resource];
+    return { statement, text: `execute ${statement.name}(${quoted(rows.join(","), "[", "]")})` };
+  });
   const outcomes = (await lockedTransaction(
     db,
     keys,
-    `execute ${APPLY.name}(${quoted(deliveries.map(toRow).join(","), "[", "]")})`,
-    { prepared: [APPLY], timeoutMs },
+    statements.map((s) => s.text),
+    { prepared: [...new Set(statements.map((s) => s.statement))], timeoutMs },
   )) as { o: number; outcome: Outcome }[];
   if (outcomes.length !== deliveries.length) throw new Error("apply: unexpected result shape");
   return outcomes.sort((a, b) => a.o - b.o).map((r) => r.outcome);
 }
 
-/** The advisory-lock key of one user: webhook deliveries and the backfill take the same one. */
-export function userLockKey(environment: Environment, clerkUserId: string): string {
-  return `${environment}:user:${clerkUserId}`;
+/** The advisory locks one delivery needs: its message, and every object it can change or depends on. */
+function lockKeys(d: Applicable): string[] {
+  const message = `${d.environment}:message:${d.svixId}`;
+  switch (d.resource) {
+    case "organization":
+      return [message, organizationLockKey(d.environment, d.clerkOrgId)];
+    case "membership":
+      return [
+        message,
+        membershipLockKey(d.environment, d.clerkMembershipId),
+        organizationLockKey(d.environment, d.clerkOrgId),
+        userLockKey(d.environment, d.clerkUserId),
+      ];
+    default:
+      return d.clerkUserId === null ? [message] : [message, userLockKey(d.environment, d.clerkUserId)];
+  }
 }
 
 /**
- * One transaction in one round trip: the advisory locks of `keys` (sorted, in their own statement, so that the
- * next statement's snapshot sees whatever a competing holder committed), then `statement`, then commit (or, for a
- * dry run, rollback). Resolves with the statement's rows. With `timeoutMs`, a statement that runs longer (waiting
- * for a lock held elsewhere, a stalled disk) is cancelled and the transaction fails (SQLSTATE 57014).
- *
- * @example
- * ```ts
- * const rows = await lockedTransaction(db, [userLockKey("production", id)], "delete from users where …");
- * ```
+ * The batch as maximal runs of one resource, each delivery as its row (JSON text, `o` its index in the batch).
+ * An ignored delivery joins the run it falls in (the first run, when it leads), so that ignored events never cut a
+ * run in two; a batch of ignored deliveries alone is one run of users.
  */
-export async function lockedTransaction(
-  db: Database,
-  keys: readonly string[],
-  statement: string,
-  {
-    rollback = false,
-    prepared = [],
-    timeoutMs,
-  }: { rollback?: boolean; prepared?: readonly PreparedStatement[]; timeoutMs?: number | undefined } = {},
-): Promise<Record<string, unknown>[]> {
-  const timeout = timeoutMs === undefined ? [] : [`set local statement_timeout = ${Math.ceil(timeoutMs)}`];
-  const statements = [
-    "begin",
-    ...timeout,
-    `execute ${LOCK.name}(${literal(keys)})`,
-    statement,
-    rollback ? "rollback" : "commit",
-  ];
-  const results = await db.script(`${statements.join(";\n")};`, [LOCK, ...prepared]);
-  const rows = results[statements.length - 2];
-  if (!rows) throw new Error("lockedTransaction: unexpected result shape");
-  return rows;
-}
-
-/**
- * One delivery as the SQL below reads it, as JSON text (short keys: the batch is one JSON document). An upsert's
- * User object goes either as `d`, or inside `b`, the whole event exactly as received: `decode` parsed that text, so
- * it is JSON, and PostgreSQL reads `data` from it.
- */
-function toRow(d: Applicable, o: number): string {
-  const user = d.kind === "upsert" ? d.user : null;
-  const row = JSON.stringify({
-    o,
-    e: d.environment,
-    s: d.svixId,
-    t: d.type,
-    k: d.kind,
-    u: d.clerkUserId,
-    ts: d.eventTime,
-    v: user?.clerkUpdatedAt ?? null,
-    c: user?.clerkCreatedAt ?? null,
-    em: user?.email ?? null,
-    fn: user?.firstName ?? null,
-    ln: user?.lastName ?? null,
-    un: user?.username ?? null,
-    im: user?.imageUrl ?? null,
+function runs(deliveries: readonly Applicable[]): { resource: Resource; rows: string[] }[] {
+  if (deliveries.every((d) => d.resource === undefined || d.resource === "user")) {
+    return [{ resource: "user", rows: deliveries.map(ROWS.user) }];
+  }
+  const first = deliveries.map(resourceOf).find((r) => r !== null) ?? "user";
+  const list: { resource: Resource; rows: string[] }[] = [];
+  deliveries.forEach((d, o) => {
+    const resource = resourceOf(d) ?? list.at(-1)?.resource ?? first;
+    const last = list.at(-1);
+    const row = ROWS[resource](d, o);
+    if (last?.resource === resource) last.rows.push(row);
+    else list.push({ resource, rows: [row] });
   });
+  return list;
+}
+
+/** The fields every statement reads: the message, and the event's time. */
+function envelope(d: Applicable, o: number) {
+  return { o, e: d.environment, s: d.svixId, t: d.type, k: d.kind, ts: d.eventTime };
+}
+
+/**
+ * An upsert's object goes either as `d`, or inside `b`, the whole event exactly as received: `decode` parsed that
+ * text, so it is JSON, and PostgreSQL reads `data` from it. A body PostgreSQL would refuse goes as `decode`
+ * cleaned it.
+ */
+function withData(row: string, d: Applicable): string {
   if (d.kind !== "upsert") return row;
-  // A body PostgreSQL would refuse goes as `decode` cleaned it.
   const verbatim = d.body !== undefined && storableAsIs(d.body);
   const data = verbatim ? `"b":${d.body}` : `"d":${JSON.stringify(d.data)}`;
   return `${row.slice(0, -1)},${data}}`;
 }
 
-/**
- * A dollar-quoted SQL literal of a JSON value, with a tag that cannot occur inside it (also used by the backfill).
- *
- * @example
- * ```ts
- * await db.script(`select * from jsonb_array_elements(${literal([1, 2])}::jsonb)`);
- * ```
- */
-export function literal(value: unknown): string {
-  return quoted(JSON.stringify(value));
-}
-
-/**
- * JSON text as a dollar-quoted literal, `open` and `close` around it. The search for a free tag runs on the text as
- * given: wrapped first, a batch would be copied once more, only to be searched.
- */
-export function quoted(json: string, open = "", close = ""): string {
-  let tag: string;
-  do tag = `$j${TAG_PREFIX}${(tags++).toString(36)}$`;
-  while (json.includes(tag));
-  return `${tag}${open}${json}${close}${tag}`;
-}
-
-/** Random once per process: no text can be made to hold the tags in advance (and loop the search above). */
-const TAG_PREFIX = randomBytes(6).toString("hex");
-let tags = 0;
-
-/** A name that changes with the statement's text, so a connection never runs another version's plan. */
-function prepared(name: string, text: string): PreparedStatement {
-  const hash = createHash("sha256").update(text).digest("hex").slice(0, 12);
-  return { name: `clerk_user_sync_${name}_${hash}`, parameters: ["jsonb"], text };
-}
-
-const LOCK = prepared(
-  "lock",
-  `select pg_advisory_xact_lock(k) from (
-  select distinct hashtextextended(key, 0) as k from jsonb_array_elements_text($1) as key
-  order by 1) as locks`,
-);
+/** One delivery as each statement below reads it, as JSON text (short keys: a run is one JSON document). */
+const ROWS: Record<Resource, (d: Applicable, o: number) => string> = {
+  user(d, o) {
+    // The hot path (every user event): one object literal, keys in the statement's order.
+    const user =
+      d.kind === "upsert" && d.resource !== "organization" && d.resource !== "membership" ? d.user : null;
+    const row = JSON.stringify({
+      o,
+      e: d.environment,
+      s: d.svixId,
+      t: d.type,
+      k: d.kind,
+      u: d.resource === "organization" ? null : d.clerkUserId,
+      ts: d.eventTime,
+      v: user?.clerkUpdatedAt ?? null,
+      c: user?.clerkCreatedAt ?? null,
+      em: user?.email ?? null,
+      fn: user?.firstName ?? null,
+      ln: user?.lastName ?? null,
+      un: user?.username ?? null,
+      im: user?.imageUrl ?? null,
+    });
+    return withData(row, d);
+  },
+  organization(d, o) {
+    const org = d.resource === "organization" && d.kind === "upsert" ? d.organization : null;
+    const row = JSON.stringify({
+      ...envelope(d, o),
+      g: d.resource === "organization" ? d.clerkOrgId : null,
+      v: org?.clerkUpdatedAt ?? null,
+      c: org?.clerkCreatedAt ?? null,
+      nm: org?.name ?? null,
+      sl: org?.slug ?? null,
+      im: org?.imageUrl ?? null,
+    });
+    return withData(row, d);
+  },
+  membership(d, o) {
+    const ids = d.resource === "membership" ? d : null;
+    const fields = d.resource === "membership" && d.kind === "upsert" ? d.membership : null;
+    const row = JSON.stringify({
+      ...envelope(d, o),
+      m: ids?.clerkMembershipId ?? null,
+      g: ids?.clerkOrgId ?? null,
+      u: ids?.clerkUserId ?? null,
+      v: fields?.clerkUpdatedAt ?? null,
+      c: fields?.clerkCreatedAt ?? null,
+      r: fields?.role ?? null,
+    });
+    return withData(row, d);
+  },
+};
 
 const APPLY = prepared(
   "apply",
@@ -233,9 +236,174 @@ tombstoned as (
 removed as (
   delete from users s using deleted d where s.environment = d.e and s.clerk_user_id = d.u
 ),
+cascaded as (
+  delete from organization_memberships m using deleted d where m.environment = d.e and m.clerk_user_id = d.u
+),
 logged as (
   insert into webhook_deliveries (environment, svix_id, event_type, clerk_user_id, event_timestamp, outcome)
   select e, s, t, u, event_at, outcome from judged
 )
 select i.o, coalesce(j.outcome, 'duplicate') as outcome from input i left join judged j on j.o = i.o`,
 );
+
+const APPLY_ORGANIZATIONS = prepared(
+  "apply_organizations",
+  `with input as (
+  select x.*,
+    timestamptz 'epoch' + x.ts * interval '1 millisecond' as event_at,
+    timestamptz 'epoch' + x.v * interval '1 millisecond' as version,
+    timestamptz 'epoch' + x.c * interval '1 millisecond' as created
+  from jsonb_to_recordset($1) as x(
+    o int, e text, s text, t text, k text, g text, ts bigint, v bigint, c bigint,
+    nm text, sl text, im text, d jsonb, b jsonb)
+),
+firsts as (
+  select * from (
+    select i.*, row_number() over (partition by i.e, i.s order by i.o) as n from input i
+  ) as numbered
+  where n = 1
+    and (select true from webhook_deliveries w where w.environment = numbered.e and w.svix_id = numbered.s) is null
+),
+ordered as (
+  select f.*,
+    max(f.version) filter (where f.k = 'upsert') over earlier as earlier_version,
+    coalesce(bool_or(f.k = 'delete') over earlier, false) as earlier_delete
+  from firsts f
+  window earlier as (partition by f.e, f.g order by f.o rows between unbounded preceding and 1 preceding)
+),
+judged as (
+  select o.*,
+    case
+      when o.k = 'ignore' then 'ignored'
+      when o.earlier_delete
+        or exists (select 1 from organization_tombstones t where t.environment = o.e and t.clerk_org_id = o.g)
+        then 'stale'
+      when o.k = 'delete' then 'applied'
+      when o.version > coalesce(greatest(o.earlier_version,
+          (select s.clerk_updated_at from organizations s where s.environment = o.e and s.clerk_org_id = o.g)),
+          '-infinity') then 'applied'
+      else 'stale'
+    end as outcome
+  from ordered o
+),
+deleted as (
+  select * from judged where k = 'delete' and outcome = 'applied'
+),
+final as (
+  select distinct on (j.e, j.g) j.* from judged j
+  where j.k = 'upsert' and j.outcome = 'applied'
+    and not exists (select 1 from deleted d where d.e = j.e and d.g = j.g)
+  order by j.e, j.g, j.o desc
+),
+upserted as (
+  insert into organizations as s (clerk_org_id, environment, name, slug, image_url, raw_payload,
+    clerk_created_at, clerk_updated_at)
+  select g, e, nm, sl, im, coalesce(d, b -> 'data'), created, version from final
+  on conflict (clerk_org_id, environment) do update set
+    name = excluded.name, slug = excluded.slug, image_url = excluded.image_url, raw_payload = excluded.raw_payload,
+    clerk_created_at = excluded.clerk_created_at, clerk_updated_at = excluded.clerk_updated_at, updated_at = now()
+  where s.clerk_updated_at is null or s.clerk_updated_at < excluded.clerk_updated_at
+),
+tombstoned as (
+  insert into organization_tombstones (clerk_org_id, environment, deleted_at)
+  select g, e, coalesce(event_at, now()) from deleted
+  on conflict do nothing
+),
+removed as (
+  delete from organizations s using deleted d where s.environment = d.e and s.clerk_org_id = d.g
+),
+cascaded as (
+  delete from organization_memberships m using deleted d where m.environment = d.e and m.clerk_org_id = d.g
+),
+logged as (
+  insert into webhook_deliveries (environment, svix_id, event_type, clerk_org_id, event_timestamp, outcome)
+  select e, s, t, g, event_at, outcome from judged
+)
+select i.o, coalesce(j.outcome, 'duplicate') as outcome from input i left join judged j on j.o = i.o`,
+);
+
+const APPLY_MEMBERSHIPS = prepared(
+  "apply_memberships",
+  `with input as (
+  select x.*,
+    timestamptz 'epoch' + x.ts * interval '1 millisecond' as event_at,
+    timestamptz 'epoch' + x.v * interval '1 millisecond' as version,
+    timestamptz 'epoch' + x.c * interval '1 millisecond' as created
+  from jsonb_to_recordset($1) as x(
+    o int, e text, s text, t text, k text, m text, g text, u text, ts bigint, v bigint, c bigint,
+    r text, d jsonb, b jsonb)
+),
+firsts as (
+  select * from (
+    select i.*, row_number() over (partition by i.e, i.s order by i.o) as n from input i
+  ) as numbered
+  where n = 1
+    and (select true from webhook_deliveries w where w.environment = numbered.e and w.svix_id = numbered.s) is null
+),
+ordered as (
+  select f.*,
+    max(f.version) filter (where f.k = 'upsert') over earlier as earlier_version,
+    coalesce(bool_or(f.k = 'delete') over earlier, false) as earlier_delete
+  from firsts f
+  window earlier as (partition by f.e, f.m order by f.o rows between unbounded preceding and 1 preceding)
+),
+judged as (
+  select o.*,
+    case
+      when o.k = 'ignore' then 'ignored'
+      when o.earlier_delete
+        or exists (select 1 from organization_membership_tombstones t
+          where t.environment = o.e and t.clerk_membership_id = o.m)
+        or exists (select 1 from organization_tombstones t where t.environment = o.e and t.clerk_org_id = o.g)
+        or exists (select 1 from user_tombstones t where t.environment = o.e and t.clerk_user_id = o.u)
+        then 'stale'
+      when o.k = 'delete' then 'applied'
+      when o.version > coalesce(greatest(o.earlier_version,
+          (select s.clerk_updated_at from organization_memberships s
+            where s.environment = o.e and s.clerk_membership_id = o.m)),
+          '-infinity') then 'applied'
+      else 'stale'
+    end as outcome
+  from ordered o
+),
+deleted as (
+  select * from judged where k = 'delete' and outcome = 'applied'
+),
+final as (
+  select distinct on (j.e, j.m) j.* from judged j
+  where j.k = 'upsert' and j.outcome = 'applied'
+    and not exists (select 1 from deleted d where d.e = j.e and d.m = j.m)
+  order by j.e, j.m, j.o desc
+),
+upserted as (
+  insert into organization_memberships as s (clerk_membership_id, environment, clerk_org_id, clerk_user_id, role,
+    raw_payload, clerk_created_at, clerk_updated_at)
+  select m, e, g, u, r, coalesce(d, b -> 'data'), created, version from final
+  on conflict (clerk_membership_id, environment) do update set
+    clerk_org_id = excluded.clerk_org_id, clerk_user_id = excluded.clerk_user_id, role = excluded.role,
+    raw_payload = excluded.raw_payload, clerk_created_at = excluded.clerk_created_at,
+    clerk_updated_at = excluded.clerk_updated_at, updated_at = now()
+  where s.clerk_updated_at is null or s.clerk_updated_at < excluded.clerk_updated_at
+),
+tombstoned as (
+  insert into organization_membership_tombstones (clerk_membership_id, environment, deleted_at)
+  select m, e, coalesce(event_at, now()) from deleted
+  on conflict do nothing
+),
+removed as (
+  delete from organization_memberships s using deleted d where s.environment = d.e and s.clerk_membership_id = d.m
+),
+logged as (
+  insert into webhook_deliveries (environment, svix_id, event_type, clerk_user_id, clerk_org_id,
+    clerk_membership_id, event_timestamp, outcome)
+  select e, s, t, u, g, m, event_at, outcome from judged
+)
+select i.o, coalesce(j.outcome, 'duplicate') as outcome from input i left join judged j on j.o = i.o`,
+);
+
+/** The statement that applies a run of each resource. */
+const STATEMENTS = {
+  user: APPLY,
+  organization: APPLY_ORGANIZATIONS,
+  membership: APPLY_MEMBERSHIPS,
+} as const;

@@ -1,6 +1,6 @@
-import { and, asc, eq, gt, lt, or, sql } from "drizzle-orm";
+import { and, asc, eq, gt, or } from "drizzle-orm";
 import type { Database } from "../db/database.js";
-import { type UserRow, users, webhookDeliveries } from "../db/schema.js";
+import { type UserRow, users } from "../db/schema.js";
 import type { Environment } from "../verify.js";
 
 /** One user, or null. */
@@ -79,13 +79,4 @@ function decodeCursor(cursor: string): Position {
     }
   } catch {}
   throw new TypeError("listUsers: invalid cursor");
-}
-
-/** Deletes delivery-log rows received before `before`; returns how many. Tombstones stay. */
-export async function pruneDeliveries(db: Database, before: Date): Promise<number> {
-  const deleted = await db.orm
-    .delete(webhookDeliveries)
-    .where(lt(webhookDeliveries.receivedAt, before))
-    .returning({ one: sql`1` });
-  return deleted.length;
 }

@@ -3,6 +3,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 /** A realistic Clerk User object (the Backend API's shape). */
 export type FakeUser = Record<string, unknown> & { id: string; created_at: number; updated_at: number };
 
+/** A Clerk Organization or OrganizationMembership object, as the fake serves it. */
+export type FakeObject = Record<string, unknown> & { id: string; created_at: number; updated_at: number };
+
 /** The answer a scripted fault gives instead of the real one; `reset` drops the connection without a word. */
 export type Fault = { status: number; headers?: Record<string, string>; body?: string } | "reset";
 
@@ -24,8 +27,20 @@ export interface FakeClerk {
   /** The instance's users; change freely between (or during) requests. */
   users: FakeUser[];
   received: Received[];
-  /** The next requests to `path` (either path by default) get these answers, in order. */
-  fail(path: "/v1/users" | "/v1/users/count" | "*", ...faults: Fault[]): void;
+  /** The instance's organizations and memberships (`GET /v1/organizations`, `GET /v1/organization_memberships`). */
+  organizations: FakeObject[];
+  memberships: FakeObject[];
+  /** Answers both with 403 `organization_not_enabled_in_instance`, as an instance without organizations does. */
+  organizationsDisabled: boolean;
+  /** A broken API: serves the first page whatever the `offset` or `starting_after`. */
+  ignoresPosition: boolean;
+  /** Runs before the n-th page (1-based) of an offset listing is answered; the answer reflects what it changed. */
+  beforeOffsetPage?: (path: string, n: number) => Promise<void> | void;
+  /** The next requests to `path` (any path with `*`) get these answers, in order. */
+  fail(
+    path: "/v1/users" | "/v1/users/count" | "/v1/organizations" | "/v1/organization_memberships" | "*",
+    ...faults: Fault[]
+  ): void;
   /** Runs before the n-th `GET /v1/users` (1-based) is answered; the answer reflects what it changed. */
   beforePage?: (n: number) => Promise<void> | void;
   /** Serialises every page of this size once, so that serving costs nothing (benchmarks). */
@@ -43,10 +58,15 @@ export async function startFakeClerk({
   const faults: { path: string; fault: Fault }[] = [];
   const prepared = new Map<string, Buffer>();
   let pages = 0;
+  const offsetPages = new Map<string, number>();
   const fake: FakeClerk = {
     url: "",
     secretKey,
     users,
+    organizations: [],
+    memberships: [],
+    organizationsDisabled: false,
+    ignoresPosition: false,
     received: [],
     fail(path, ...list) {
       faults.push(...list.map((fault) => ({ path, fault })));
@@ -76,6 +96,37 @@ export async function startFakeClerk({
     if (url.pathname === "/v1/users/count") {
       return send(res, 200, JSON.stringify({ object: "total_count", total_count: fake.users.length }));
     }
+    const listing = {
+      "/v1/organizations": fake.organizations,
+      "/v1/organization_memberships": fake.memberships,
+    }[url.pathname];
+    if (listing) {
+      if (fake.organizationsDisabled) {
+        return send(
+          res,
+          403,
+          clerkError("organization_not_enabled_in_instance", "Organizations are not enabled"),
+        );
+      }
+      const n = (offsetPages.get(url.pathname) ?? 0) + 1;
+      offsetPages.set(url.pathname, n);
+      await fake.beforeOffsetPage?.(url.pathname, n);
+      const limit = Number(url.searchParams.get("limit") ?? 10);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+        return send(res, 422, clerkError("form_param_value_invalid", "limit must be between 1 and 500"));
+      }
+      const offset = fake.ignoresPosition ? 0 : Number(url.searchParams.get("offset") ?? 0);
+      const all = {
+        "/v1/organizations": fake.organizations,
+        "/v1/organization_memberships": fake.memberships,
+      }[url.pathname] as FakeObject[];
+      const sorted = ordered(all as FakeUser[], url.searchParams.get("order_by") ?? "-created_at");
+      return send(
+        res,
+        200,
+        JSON.stringify({ data: sorted.slice(offset, offset + limit), total_count: all.length }),
+      );
+    }
     if (url.pathname !== "/v1/users") return send(res, 404, clerkError("resource_not_found", "Not found"));
     await fake.beforePage?.(++pages);
     const cached = prepared.get(url.searchParams.toString());
@@ -85,7 +136,7 @@ export async function startFakeClerk({
       return send(res, 422, clerkError("form_param_value_invalid", "limit must be between 1 and 500"));
     }
     const sorted = ordered(fake.users, url.searchParams.get("order_by") ?? "-created_at");
-    const after = url.searchParams.get("starting_after");
+    const after = fake.ignoresPosition ? null : url.searchParams.get("starting_after");
     const start = after === null ? 0 : sorted.findIndex((u) => u.id === after) + 1;
     if (start === 0 && after !== null) {
       return send(res, 422, clerkError("form_param_value_invalid", "starting_after: no such user"));
@@ -101,6 +152,7 @@ export async function startFakeClerk({
 
 function ordered(users: FakeUser[], orderBy: string): FakeUser[] {
   const sign = orderBy.startsWith("-") ? -1 : 1;
+  if (orderBy.replace(/^[+-]/, "") !== "created_at") throw new Error(`fake Clerk: order_by ${orderBy}`);
   return [...users].sort((a, b) => sign * (a.created_at - b.created_at || (a.id < b.id ? -1 : 1)));
 }
 
@@ -181,4 +233,58 @@ export function fakeUser(n: number, overrides: Partial<FakeUser> = {}, t0 = 1_70
 /** `count` fake users, numbered from `from`. */
 export function fakeUsers(count: number, from = 0): FakeUser[] {
   return Array.from({ length: count }, (_, i) => fakeUser(from + i));
+}
+
+/** The n-th organization of a fake instance, created `n` seconds after `t0`. */
+export function fakeOrganization(
+  n: number,
+  overrides: Partial<FakeObject> = {},
+  t0 = 1_700_000_000_000,
+): FakeObject {
+  const created = t0 + n * 1000;
+  return {
+    object: "organization",
+    id: `org_${String(n).padStart(8, "0")}fake`,
+    name: `Org ${n}`,
+    slug: n % 2 === 0 ? `org-${n}` : null,
+    image_url: "https://img.clerk.com/org",
+    has_image: false,
+    max_allowed_memberships: 0,
+    admin_delete_enabled: true,
+    public_metadata: {},
+    private_metadata: {},
+    created_at: created,
+    updated_at: created + 1,
+    ...overrides,
+  };
+}
+
+/** The n-th membership of a fake instance: of `org`'s organization and `user`'s user. */
+export function fakeMembership(
+  n: number,
+  { org, user }: { org: FakeObject; user: { id: string } },
+  overrides: Partial<FakeObject> = {},
+  t0 = 1_700_000_000_000,
+): FakeObject {
+  const created = t0 + n * 1000;
+  return {
+    object: "organization_membership",
+    id: `orgmem_${String(n).padStart(8, "0")}fake`,
+    role: "org:member",
+    role_name: "Member",
+    permissions: [],
+    public_metadata: {},
+    private_metadata: {},
+    organization: org,
+    public_user_data: {
+      user_id: user.id,
+      first_name: null,
+      last_name: null,
+      identifier: "x",
+      has_image: false,
+    },
+    created_at: created,
+    updated_at: created + 1,
+    ...overrides,
+  };
 }

@@ -6,10 +6,27 @@ export const FIXTURES = fileURLToPath(new URL("../fixtures/", import.meta.url));
 
 export type ClerkEvent = { type: string; data: Record<string, unknown> } & Record<string, unknown>;
 
+/** The organization and membership event types, each published in two styles. */
+export const ORGANIZATION_TYPES = [
+  "organization.created",
+  "organization.updated",
+  "organization.deleted",
+  "organizationMembership.created",
+  "organizationMembership.updated",
+  "organizationMembership.deleted",
+] as const;
+export type OrganizationType = (typeof ORGANIZATION_TYPES)[number];
+
+/** The names of the published examples under test/fixtures/clerk. */
+export type FixtureName =
+  | "user.created.docs"
+  | "user.updated.openapi"
+  | "user.deleted.catalog"
+  | "user.deleted.openapi"
+  | `${OrganizationType}.${"openapi" | "catalog"}`;
+
 /** One of Clerk's published example events, parsed (a fresh copy each call). */
-export function clerkEvent(
-  name: "user.created.docs" | "user.updated.openapi" | "user.deleted.catalog" | "user.deleted.openapi",
-): ClerkEvent {
+export function clerkEvent(name: FixtureName): ClerkEvent {
   return JSON.parse(readFileSync(`${FIXTURES}clerk/${name}.json`, "utf8")) as ClerkEvent;
 }
 
@@ -35,4 +52,47 @@ export function userEvent(
 export function deletedEvent(id: string, timestamp = 1661861640000): ClerkEvent {
   const base = clerkEvent("user.deleted.catalog");
   return { ...base, timestamp, data: { deleted: true, id, object: "user" } };
+}
+
+/** A membership event built on a published example, for the given membership, organization, user and version. */
+export function membershipEvent(
+  type:
+    | "organizationMembership.created"
+    | "organizationMembership.updated"
+    | "organizationMembership.deleted",
+  ids: { id: string; org: string; user: string },
+  { updatedAt, timestamp, role }: { updatedAt: number; timestamp?: number; role?: string },
+): ClerkEvent {
+  const base = clerkEvent(`${type}.openapi`);
+  const data = base.data as Record<string, Record<string, unknown>>;
+  return {
+    ...base,
+    timestamp: timestamp ?? updatedAt,
+    data: {
+      ...base.data,
+      id: ids.id,
+      role: role ?? base.data.role,
+      organization: { ...data.organization, id: ids.org },
+      public_user_data: { ...data.public_user_data, user_id: ids.user },
+      created_at: updatedAt,
+      updated_at: updatedAt,
+    },
+  };
+}
+
+/** An organization event built on a published example (`organization.deleted` is a DeletedObject). */
+export function organizationEvent(
+  type: "organization.created" | "organization.updated" | "organization.deleted",
+  id: string,
+  { updatedAt, timestamp, name }: { updatedAt: number; timestamp?: number; name?: string },
+): ClerkEvent {
+  const base = clerkEvent(`${type}.openapi`);
+  if (type === "organization.deleted") {
+    return { ...base, timestamp: timestamp ?? updatedAt, data: { ...base.data, id } };
+  }
+  return {
+    ...base,
+    timestamp: timestamp ?? updatedAt,
+    data: { ...base.data, id, name: name ?? base.data.name, updated_at: updatedAt },
+  };
 }

@@ -42,6 +42,8 @@ export interface Harness {
   users(): Promise<Record<string, unknown>[]>;
   tombstones(): Promise<Record<string, unknown>[]>;
   deliveries(): Promise<Record<string, unknown>[]>;
+  /** Every row of a table, in a stable order (for the organization tables). */
+  rows(table: OrganizationTable): Promise<Record<string, unknown>[]>;
   /** Empties every table. */
   reset(): Promise<void>;
   /**
@@ -51,6 +53,15 @@ export interface Harness {
   refuseUsers(like: string): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
+
+/** The organization tables, each with the order `rows` reads it in. */
+const ORGANIZATION_TABLES = {
+  organizations: "environment, clerk_org_id",
+  organization_tombstones: "environment, clerk_org_id",
+  organization_memberships: "environment, clerk_membership_id",
+  organization_membership_tombstones: "environment, clerk_membership_id",
+} as const;
+export type OrganizationTable = keyof typeof ORGANIZATION_TABLES;
 
 export async function openHarness(
   backend: Backend,
@@ -120,8 +131,11 @@ export async function openHarness(
     users: () => query("select * from users order by environment, clerk_user_id"),
     tombstones: () => query("select * from user_tombstones order by environment, clerk_user_id"),
     deliveries: () => query("select * from webhook_deliveries order by received_at, svix_id"),
+    rows: (table) => query(`select * from ${table} order by ${ORGANIZATION_TABLES[table]}`),
     async reset() {
-      await query("truncate users, user_tombstones, webhook_deliveries");
+      await query(
+        `truncate users, user_tombstones, webhook_deliveries, ${Object.keys(ORGANIZATION_TABLES).join(", ")}`,
+      );
     },
     async refuseUsers(like) {
       const name = `test_refuse_${Math.random().toString(36).slice(2)}`;

@@ -1,0 +1,16 @@
+import type { Environment } from "../verify.js";
+
+/** The advisory-lock key of one user: webhook deliveries and the backfill take the same one. */
+export function userLockKey(environment: Environment, clerkUserId: string): string {
+  return `${environment}:user:${clerkUserId}`;
+}
+
+/** The advisory-lock key of one organization: its events, its memberships' events and its backfill take it. */
+export function organizationLockKey(environment: Environment, clerkOrgId: string): string {
+  return `${environment}:organization:${clerkOrgId}`;
+}
+
+/** The advisory-lock key of one membership. */
+export function membershipLockKey(environment: Environment, clerkMembershipId: string): string {
+  return `${environment}:membership:${clerkMembershipId}`;
+}
