@@ -346,7 +346,17 @@ describe.each(await backends())("the console's API on $name", (backend) => {
         { environment: "production", configured: true },
       ],
       database: backend.name,
-      examples: ["user.created", "user.updated", "user.deleted"],
+      examples: [
+        "user.created",
+        "user.updated",
+        "user.deleted",
+        "organization.created",
+        "organization.updated",
+        "organization.deleted",
+        "organizationMembership.created",
+        "organizationMembership.updated",
+        "organizationMembership.deleted",
+      ],
     });
     expect((await open("/console/api/deliveries", "localhost:3000")).statusCode).toBe(200);
     // A page elsewhere whose name was rebound to 127.0.0.1 reads nothing.

@@ -154,7 +154,17 @@ describe("the built program", () => {
       (await (await fetch(`http://127.0.0.1:${port}/console/api/${path}`)).json()) as Record<string, unknown>;
     expect(await consoleApi("setup")).toMatchObject({
       access: { mode: "local", host: "127.0.0.1", loopbackOnly: true },
-      examples: ["user.created", "user.updated", "user.deleted"],
+      examples: [
+        "user.created",
+        "user.updated",
+        "user.deleted",
+        "organization.created",
+        "organization.updated",
+        "organization.deleted",
+        "organizationMembership.created",
+        "organizationMembership.updated",
+        "organizationMembership.deleted",
+      ],
     });
     expect((await consoleApi("deliveries")).deliveries).toEqual([
       expect.objectContaining({ type: "user.created", outcome: "applied", environment: "development" }),
