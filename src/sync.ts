@@ -1,19 +1,22 @@
-import { errorResponse } from "./adapters/shared.js";
+import { assertDepth } from "./clean.js";
 import { type Database, type DatabaseOption, openDatabase } from "./db/database.js";
 import { migrate as applyMigrations } from "./db/migrate.js";
 import type { UserRow } from "./db/schema.js";
 import { decode } from "./decode.js";
 import {
   ConfigError,
+  type ErrorCode,
   InternalError,
   InvalidSignatureError,
   PayloadTooLargeError,
   ShuttingDownError,
   type SignatureFailureReason,
-  StorageUnavailableError,
   SyncError,
 } from "./errors.js";
+import { assertLimits } from "./limits.js";
+import { errorResponse, jsonResponse, type SyncResponse } from "./response.js";
 import { applyBatch, type Outcome } from "./store/apply.js";
+import { storageFailure } from "./store/failures.js";
 import { getUser, type ListUsersOptions, listUsers, type UserPage } from "./store/users.js";
 import { Writer, type WriterOptions } from "./store/writer.js";
 import { createVerifier, type Environment, type Secrets, secretProblems } from "./verify.js";
@@ -53,6 +56,8 @@ export interface Observer {
     seconds: number,
   ): void;
   signatureFailure?(reason: SignatureFailureReason): void;
+  /** Every error answer, by its code: the core's, and the service's own (404, 408, 431, a malformed request, …). */
+  refusal?(code: ErrorCode): void;
   write?(size: number, seconds: number, ok: boolean): void;
 }
 
@@ -92,12 +97,7 @@ export interface SyncRequest {
   headers: Headers | Record<string, string | string[] | undefined>;
 }
 
-/** The answer to send back, whatever the framework. `body` is JSON text. */
-export interface SyncResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
+export type { SyncResponse } from "./response.js";
 
 /** The product of {@link createClerkUserSync}. */
 export interface ClerkUserSync {
@@ -182,14 +182,21 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
       const verified = quietly(() => verify(textOf(request.body), headerReader(request.headers)));
       svixId = verified.svixId;
       labels = { environment: verified.environment, type: "unknown" };
+      assertDepth(verified.body);
       const delivery = decode(verified);
+      assertLimits(delivery);
       labels = { environment: delivery.environment, type: delivery.type };
       let outcome: Outcome;
       try {
         outcome = await writer.write({ ...delivery, body: verified.body });
       } catch (error) {
-        logger.error({ svixId, ...labels, error: describe(error) }, "delivery not stored: database error");
-        throw new StorageUnavailableError({ cause: error });
+        const failure = storageFailure(error);
+        const message =
+          failure.code === "storage_unavailable"
+            ? "delivery not stored: database error"
+            : "delivery not stored: the database refuses its content";
+        logger.error({ svixId, ...labels, code: failure.code, error: describe(error) }, message);
+        throw failure;
       }
       const seconds = (performance.now() - started) / 1000;
       // Committed: from here on, nothing may turn the answer into an error.
@@ -201,23 +208,25 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
         const { environment, type, clerkUserId } = delivery;
         await notify(options.onEvent, { environment, type, outcome, svixId, clerkUserId, user: null });
       }
-      return respond(200, { status: outcome, environment: delivery.environment, type: delivery.type });
+      return jsonResponse(200, { status: outcome, environment: delivery.environment, type: delivery.type });
     } catch (error) {
       const failure = error instanceof SyncError ? error : new InternalError({ cause: error });
+      const response = errorResponse(failure);
       const seconds = (performance.now() - started) / 1000;
       safely(() => {
         if (!(error instanceof SyncError))
           logger.error({ svixId, error: describe(error) }, "unexpected failure");
         if (failure instanceof InvalidSignatureError) observer.signatureFailure?.(failure.reason);
         observer.delivery?.({ ...labels, outcome: "error" }, seconds);
-        if (failure.status < 500) {
+        observer.refusal?.(failure.code);
+        if (response.status < 500) {
           logger.warn(
             { svixId, ...labels, code: failure.code, durationMs: round(seconds * 1000) },
             "delivery refused",
           );
         }
       });
-      return respond(failure.status, { code: failure.code, message: failure.message });
+      return response;
     } finally {
       if (--active === 0) for (const resolve of idle.splice(0)) resolve();
     }
@@ -255,10 +264,10 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
     bodyLimit,
     logger,
     refuse(error) {
-      const response = errorResponse(error);
-      const code = (JSON.parse(response.body) as { code: string }).code;
+      const { code, ...response } = errorResponse(error);
       safely(() => {
         observer.delivery?.({ environment: "unknown", type: "unknown", outcome: "error" }, 0);
+        observer.refusal?.(code);
         if (response.status < 500)
           logger.warn({ environment: "unknown", type: "unknown", code }, "delivery refused");
         else logger.error({ code, error: describe(error) }, "delivery refused");
@@ -273,14 +282,6 @@ function safely(fn: () => void): void {
   try {
     fn();
   } catch {}
-}
-
-function respond(status: number, body: object): SyncResponse {
-  return {
-    status,
-    headers: { "content-type": "application/json; charset=utf-8" },
-    body: JSON.stringify(body),
-  };
 }
 
 /** The body as text, without copying a Buffer first (`Buffer.from(buffer)` would). */

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
+import { methodNotAllowed } from "../response.js";
 import type { ClerkUserSync } from "../sync.js";
 import { WEBHOOK_PATH } from "../sync.js";
-import { methodNotAllowed } from "./shared.js";
 
 /** Options of {@link clerkUserSyncFastify}. */
 export interface ClerkUserSyncFastifyOptions {

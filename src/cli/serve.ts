@@ -35,7 +35,13 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
     logger,
     observer: metrics.observer,
   });
-  const app = buildServer({ sync, metrics, logger, metricsToken: config.metricsToken });
+  const app = buildServer({
+    sync,
+    metrics,
+    logger,
+    metricsToken: config.metricsToken,
+    timeouts: config.timeouts,
+  });
   await app.listen({ port: config.port, host: config.host });
   logger.info(
     {

@@ -13,6 +13,8 @@ export interface ServiceConfig {
   logLevel: LogLevel;
   bodyLimit: number;
   shutdownTimeoutMs: number;
+  /** The longest a client may take to send a request's headers (HEADERS_TIMEOUT), and all of it (REQUEST_TIMEOUT). */
+  timeouts: { headersMs: number; requestMs: number };
   /** When set, `GET /metrics` requires `Authorization: Bearer <token>`. */
   metricsToken: string | undefined;
   /** How often `serve` prunes the delivery log; 0: never. */
@@ -90,6 +92,10 @@ function parse(env: Record<string, string | undefined>, webhooks: boolean): Serv
       'a size in bytes, like 1048576, "512kb" or "1mb"',
     ),
     shutdownTimeoutMs: read("SHUTDOWN_TIMEOUT", 10_000, timer, 'a duration up to 24d, like "10s" or "500ms"'),
+    timeouts: {
+      headersMs: read("HEADERS_TIMEOUT", 10_000, positiveTimer, 'a duration up to 24d, like "10s"'),
+      requestMs: read("REQUEST_TIMEOUT", 30_000, positiveTimer, 'a duration up to 24d, like "30s"'),
+    },
     metricsToken: env.METRICS_TOKEN?.trim() || undefined,
     pruneIntervalMs: read(
       "PRUNE_INTERVAL",
@@ -99,6 +105,9 @@ function parse(env: Record<string, string | undefined>, webhooks: boolean): Serv
     ),
     pruneOlderThanMs: read("PRUNE_OLDER_THAN", 30 * DAY, duration, 'a duration, like "30d"'),
   };
+  if (config.timeouts.headersMs > config.timeouts.requestMs) {
+    problems.push("HEADERS_TIMEOUT must not exceed REQUEST_TIMEOUT (the whole request includes its headers)");
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
@@ -120,6 +129,11 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 function timer(value: string): number | undefined {
   const ms = duration(value);
   return ms !== undefined && ms <= MAX_TIMER_MS ? ms : undefined;
+}
+
+function positiveTimer(value: string): number | undefined {
+  const ms = timer(value);
+  return ms !== undefined && ms > 0 ? ms : undefined;
 }
 
 function bytes(value: string): number | undefined {

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
+import type { Socket } from "node:net";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -7,11 +8,14 @@ import Fastify, {
 } from "fastify";
 import type { Logger as PinoLogger } from "pino";
 import { clerkUserSyncFastify } from "../adapters/fastify.js";
-import { errorResponse } from "../adapters/shared.js";
 import { migrationsApplied } from "../db/migrate.js";
-import { NotFoundError, UnauthorizedError } from "../errors.js";
-import type { ClerkUserSync, SyncResponse } from "../sync.js";
+import { BadRequestError, NotFoundError, NotReadyError, UnauthorizedError } from "../errors.js";
+import { errorResponse, type Refusal } from "../response.js";
+import type { ClerkUserSync } from "../sync.js";
 import type { Metrics } from "./metrics.js";
+
+/** How long a request may take to arrive, by default: its headers 10 s, the whole of it 30 s. */
+export const DEFAULT_TIMEOUTS = { headersMs: 10_000, requestMs: 30_000 } as const;
 
 /** What the HTTP service is made of. */
 export interface ServerParts {
@@ -20,13 +24,32 @@ export interface ServerParts {
   logger: PinoLogger;
   /** When set, `GET /metrics` wants `Authorization: Bearer <token>`. */
   metricsToken?: string | undefined;
+  /**
+   * The longest a client may take to send its headers, and its whole request (headers and body), in ms. Past
+   * either the connection is answered 408 `request_timeout` and closed: a client trickling bytes holds its
+   * connection and buffers no longer than this.
+   */
+  timeouts?: { headersMs: number; requestMs: number };
 }
 
 /**
  * The service: the webhook route (the same Fastify plugin users mount), `GET /healthz` (liveness),
- * `GET /readyz` (database answers and migrations applied) and `GET /metrics` (Prometheus).
+ * `GET /readyz` (database answers and migrations applied) and `GET /metrics` (Prometheus). Every error answer,
+ * including those Node's HTTP parser makes before any route is found, is `{ code, message }` with a code of the
+ * catalogue, logged (its code, never the request's bytes) and counted.
  */
-export function buildServer({ sync, metrics, logger, metricsToken }: ServerParts): FastifyInstance {
+export function buildServer({
+  sync,
+  metrics,
+  logger,
+  metricsToken,
+  timeouts = DEFAULT_TIMEOUTS,
+}: ServerParts): FastifyInstance {
+  const refused = (refusal: Refusal): Refusal => {
+    metrics.observer.refusal?.(refusal.code);
+    logger.warn({ code: refusal.code }, "request refused");
+    return refusal;
+  };
   // Request logging is off: the core logs one line per delivery, without personal data.
   const app: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -36,7 +59,43 @@ export function buildServer({ sync, metrics, logger, metricsToken }: ServerParts
     // kept-alive connection is served (and the connection then closed): the core commits it or answers our own
     // 503 shutting_down, in the contract's { code, message } shape.
     return503OnClosing: false,
+    requestTimeout: timeouts.requestMs,
+    http: {
+      headersTimeout: timeouts.headersMs,
+      // Node checks both timeouts on this interval (30 s by default, which would let a deadline slip by as much).
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(timeouts.headersMs / 4))),
+      // Node answers a missing Host with an empty 400 of its own; the hook below gives the contract's instead.
+      requireHostHeader: false,
+    },
+    // Node's parser errors (a malformed Content-Length, Content-Length with Transfer-Encoding, a control
+    // character in a header, 431, 408) never reach a route. Fastify's own handler answers them in its own shape,
+    // and at trace level logs the error with the request's raw bytes (`rawPacket`): signature, emails and all.
+    clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket) {
+      if (error.code === "ECONNRESET" || socket.destroyed) return;
+      const { status, headers, body } = refused(errorResponse(error));
+      if (socket.writable) {
+        const lines = Object.entries({ ...headers, "content-length": String(Buffer.byteLength(body)) }).map(
+          ([name, value]) => `${name}: ${value}\r\n`,
+        );
+        socket.end(
+          `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\nconnection: close\r\n${lines.join("")}\r\n${body}`,
+        );
+      }
+      socket.destroySoon();
+    },
   });
+  app.server.headersTimeout = timeouts.headersMs;
+
+  app.addHook("onRequest", async (request, reply) => {
+    const { httpVersionMajor, httpVersionMinor } = request.raw;
+    if (httpVersionMajor === 1 && httpVersionMinor === 1 && !request.headers.host) {
+      return send(reply.header("connection", "close"), refused(errorResponse(missingHost())));
+    }
+  });
+
+  // Whatever a route or Fastify throws outside the webhook plugin (which has its own), in the contract's shape.
+  app.setErrorHandler((error, _request, reply) => send(reply, refused(errorResponse(error))));
+
   void app.register(clerkUserSyncFastify, { sync });
 
   app.get("/healthz", async () => ({ status: "ok" }));
@@ -44,9 +103,10 @@ export function buildServer({ sync, metrics, logger, metricsToken }: ServerParts
   app.get("/readyz", async (_request, reply) => {
     const ready = await migrationsApplied(sync.database).catch(() => false);
     if (ready) return { status: "ready" };
-    return reply
-      .code(503)
-      .send({ code: "not_ready", message: "the database is unreachable or not migrated" });
+    return send(
+      reply,
+      refused(errorResponse(new NotReadyError("the database is unreachable or not migrated"))),
+    );
   });
 
   app.get("/metrics", async (request, reply) => {
@@ -54,7 +114,7 @@ export function buildServer({ sync, metrics, logger, metricsToken }: ServerParts
       const response = errorResponse(
         new UnauthorizedError("GET /metrics needs Authorization: Bearer <METRICS_TOKEN>"),
       );
-      return send(reply.header("www-authenticate", "Bearer"), response);
+      return send(reply.header("www-authenticate", "Bearer"), refused(response));
     }
     return reply.header("content-type", metrics.registry.contentType).send(await metrics.registry.metrics());
   });
@@ -62,13 +122,27 @@ export function buildServer({ sync, metrics, logger, metricsToken }: ServerParts
   app.setNotFoundHandler((request, reply) =>
     send(
       reply,
-      errorResponse(new NotFoundError(`no route for ${request.method} ${request.url.split("?")[0]}`)),
+      refused(
+        errorResponse(new NotFoundError(`no route for ${request.method} ${request.url.split("?")[0]}`)),
+      ),
     ),
   );
   return app;
 }
 
-function send(reply: FastifyReply, { status, headers, body }: SyncResponse): FastifyReply {
+function missingHost(): BadRequestError {
+  return new BadRequestError("an HTTP/1.1 request needs a Host header");
+}
+
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  408: "Request Timeout",
+  413: "Payload Too Large",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+};
+
+function send(reply: FastifyReply, { status, headers, body }: Refusal): FastifyReply {
   return reply.code(status).headers(headers).send(body);
 }
 

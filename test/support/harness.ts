@@ -41,10 +41,11 @@ export interface Harness {
   /** Empties every table. */
   reset(): Promise<void>;
   /**
-   * Makes the database itself refuse to store users whose id matches `like` (a CHECK constraint): a real
-   * database failure for chosen deliveries. Resolves with the function that lifts it.
+   * Makes the database itself refuse to store users whose id matches `like` (a trigger raising `sqlstate`,
+   * 53400 configuration_limit_exceeded by default: a transient failure, answered 503): a real database failure
+   * for chosen deliveries. Resolves with the function that lifts it.
    */
-  refuseUsers(like: string): Promise<() => Promise<void>>;
+  refuseUsers(like: string, sqlstate?: string): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -104,11 +105,19 @@ export async function openHarness(
     async reset() {
       await query("truncate users, user_tombstones, webhook_deliveries");
     },
-    async refuseUsers(like) {
+    async refuseUsers(like, sqlstate = "53400") {
       const name = `test_refuse_${Math.random().toString(36).slice(2)}`;
-      await query(`alter table users add constraint ${name} check (clerk_user_id not like '${like}')`);
+      await query(
+        `create function ${name}() returns trigger language plpgsql as $$ begin ` +
+          `if new.clerk_user_id like '${like}' then ` +
+          `raise exception 'refused by the test' using errcode = '${sqlstate}'; end if; return new; end $$`,
+      );
+      await query(
+        `create trigger ${name} before insert or update on users for each row execute function ${name}()`,
+      );
       return async () => {
-        await query(`alter table users drop constraint ${name}`);
+        await query(`drop trigger ${name} on users`);
+        await query(`drop function ${name}()`);
       };
     },
     async close() {
