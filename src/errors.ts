@@ -27,7 +27,6 @@ export const CATALOGUE = {
   not_found: { status: 404 },
   method_not_allowed: { status: 405 },
   request_timeout: { status: 408 },
-  unsupported_media_type: { status: 415 },
   headers_too_large: { status: 431 },
   not_ready: { status: 503 },
   // The CLI.
@@ -145,11 +144,6 @@ export class MethodNotAllowedError extends SyncError {
 /** The request's headers or body did not arrive within the configured time. */
 export class RequestTimeoutError extends SyncError {
   readonly code = "request_timeout";
-}
-
-/** A body on a route that takes none of this content type. */
-export class UnsupportedMediaTypeError extends SyncError {
-  readonly code = "unsupported_media_type";
 }
 
 /** The request's headers exceed what the server reads (Node's `maxHeaderSize`, 16 KiB by default). */

@@ -8,7 +8,6 @@ import {
   PayloadTooLargeError,
   RequestTimeoutError,
   SyncError,
-  UnsupportedMediaTypeError,
 } from "./errors.js";
 
 /**
@@ -43,7 +42,7 @@ export function httpStatus(code: ErrorCode): number {
 
 /**
  * The `{ code, message }` answer to any error: a {@link SyncError} as it is; a framework's or Node's error by its
- * status or code (413, 408, 415, 431, other 4xx); anything else as 500 `internal_error`, its cause kept
+ * status or code (413, 408, 431, any other 4xx or parser error: 400); anything else as 500 `internal_error`, its cause kept
  * server-side.
  *
  * @example
@@ -85,7 +84,6 @@ export function toSyncError(error: unknown): SyncError {
   if (status === 408 || code === "ERR_HTTP_REQUEST_TIMEOUT") {
     return new RequestTimeoutError("the request did not arrive in time");
   }
-  if (status === 415) return new UnsupportedMediaTypeError("this route takes no body of this content type");
   if ((typeof status === "number" && status >= 400 && status < 500) || code.startsWith("HPE_")) {
     return new BadRequestError("the request could not be read");
   }

@@ -8,7 +8,7 @@ import {
   WEBHOOK_PATH,
 } from "../../src/index.js";
 import { createMetrics } from "../../src/service/metrics.js";
-import { buildServer } from "../../src/service/server.js";
+import { buildServer, type ServerParts } from "../../src/service/server.js";
 import type { Backend, TestDatabase } from "./backends.js";
 import { SECRETS, type SignOptions, svixHeaders } from "./sign.js";
 
@@ -51,8 +51,9 @@ export interface Harness {
 
 export async function openHarness(
   backend: Backend,
-  options: Partial<ClerkUserSyncOptions> & { logLevel?: string } = {},
+  options: Partial<ClerkUserSyncOptions> & { logLevel?: string; timeouts?: ServerParts["timeouts"] } = {},
 ): Promise<Harness> {
+  const { timeouts, logLevel, ...syncOptions } = options;
   const db = await backend.create();
   const logs: string[] = [];
   const sink = new Writable({
@@ -61,7 +62,7 @@ export async function openHarness(
       done();
     },
   });
-  const logger = pino({ level: options.logLevel ?? "info" }, sink);
+  const logger = pino({ level: logLevel ?? "info" }, sink);
   const metrics = createMetrics();
   const sync = await createClerkUserSync({
     database: db.database,
@@ -69,9 +70,9 @@ export async function openHarness(
     secrets: SECRETS,
     logger,
     observer: metrics.observer,
-    ...options,
+    ...syncOptions,
   });
-  const app = buildServer({ sync, metrics, logger });
+  const app = buildServer({ sync, metrics, logger, timeouts });
   await app.ready();
   const query = (sql: string) => sync.database.query<Record<string, unknown>>(sql);
   return {
