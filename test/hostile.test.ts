@@ -1,7 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { MAX_DEPTH, storable } from "../src/clean.js";
-import { CATALOGUE } from "../src/errors.js";
 import { LIMITS } from "../src/limits.js";
 import { WEBHOOK_PATH } from "../src/sync.js";
 import { backends } from "./support/backends.js";
@@ -251,15 +250,6 @@ describe.each(await backends())("hostile input on $name", (backend) => {
     expect(written).toContain(`"code":"${c.sqlstate}"`);
     expect(written).not.toContain(CANARY);
     await expectNothingWritten();
-  });
-});
-
-describe("the catalogue", () => {
-  it("gives every code an HTTP status or an exit code", () => {
-    for (const [code, entry] of Object.entries(CATALOGUE)) {
-      expect(code).toMatch(/^[a-z][a-z_]+$/);
-      expect(Object.keys(entry)).toHaveLength(1);
-    }
   });
 });
 
