@@ -142,6 +142,14 @@ describe.each(await backends())("hostile input on $name", (backend) => {
     expect((await slow).status).toBe(408);
   });
 
+  it("answers a request followed by unparseable bytes first, then refuses the bytes and closes", async () => {
+    const answer = await rawExchange(port, [`${signedRequest(body)}${body}\r\nGARBAGE\r\n\r\n`]);
+    expect(answer.status).toBe(200);
+    expect(JSON.parse(answer.body)).toMatchObject({ status: "applied" });
+    expect(answer.closed).toBe(true);
+    expect((await h.users()).map((u) => u.clerk_user_id)).toEqual(["user_raw"]);
+  });
+
   it("counts refusals made before routing, by code", async () => {
     await rawExchange(port, [`${signedRequest(body, [`X-Note: a\u0001b`])}${body}`]);
     const metrics = await h.app.inject({ method: "GET", url: "/metrics" });

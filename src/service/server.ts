@@ -1,4 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
+import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import Fastify, {
   type FastifyBaseLogger,
@@ -72,19 +73,31 @@ export function buildServer({
     // and at trace level logs the error with the request's raw bytes (`rawPacket`): signature, emails and all.
     clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket) {
       if (error.code === "ECONNRESET" || socket.destroyed) return;
-      const { status, headers, body } = refused(errorResponse(error));
-      if (socket.writable) {
-        const lines = Object.entries({ ...headers, "content-length": String(Buffer.byteLength(body)) }).map(
-          ([name, value]) => `${name}: ${value}\r\n`,
-        );
-        socket.end(
-          `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\nconnection: close\r\n${lines.join("")}\r\n${body}`,
-        );
-      }
-      socket.destroySoon();
+      const refusal = refused(errorResponse(error));
+      // Bytes that follow a request on the same connection (pipelined) can fail to parse while that request is
+      // still being answered: its answer goes first, then this one, then the connection closes.
+      // A request whose body is still arriving is the one at fault: it is answered now.
+      const busy = inFlight.get(socket);
+      if (busy && busy.requests.size > 0 && [...busy.requests].every((r) => r.complete)) {
+        busy.after.push(() => writeRaw(socket, refusal));
+      } else writeRaw(socket, refusal);
     },
   });
   app.server.headersTimeout = timeouts.headersMs;
+
+  // Requests being answered, per connection, for the client-error handler above.
+  const inFlight = new WeakMap<Socket, { requests: Set<IncomingMessage>; after: (() => void)[] }>();
+  app.addHook("onRequest", async (request) => {
+    const busy = inFlight.get(request.raw.socket) ?? { requests: new Set(), after: [] };
+    busy.requests.add(request.raw);
+    inFlight.set(request.raw.socket, busy);
+  });
+  app.addHook("onResponse", async (request) => {
+    const busy = inFlight.get(request.raw.socket);
+    if (busy?.requests.delete(request.raw) && busy.requests.size === 0) {
+      for (const next of busy.after.splice(0)) next();
+    }
+  });
 
   app.addHook("onRequest", async (request, reply) => {
     const { httpVersionMajor, httpVersionMinor } = request.raw;
@@ -128,6 +141,20 @@ export function buildServer({
     ),
   );
   return app;
+}
+
+/** An answer written straight to the socket (no request or response object exists), then the connection closed. */
+function writeRaw(socket: Socket, { status, headers, body }: Refusal): void {
+  if (socket.destroyed) return;
+  if (socket.writable) {
+    const lines = Object.entries({ ...headers, "content-length": String(Buffer.byteLength(body)) }).map(
+      ([name, value]) => `${name}: ${value}\r\n`,
+    );
+    socket.end(
+      `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\nconnection: close\r\n${lines.join("")}\r\n${body}`,
+    );
+  }
+  socket.destroySoon();
 }
 
 function missingHost(): BadRequestError {
