@@ -142,11 +142,10 @@ describe.each(await backends())("hostile input on $name", (backend) => {
     expect((await slow).status).toBe(408);
   });
 
-  it("answers a request followed by unparseable bytes first, then refuses the bytes and closes", async () => {
+  it("answers a request followed by unparseable bytes first, then refuses the bytes", async () => {
     const answer = await rawExchange(port, [`${signedRequest(body)}${body}\r\nGARBAGE\r\n\r\n`]);
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.body)).toMatchObject({ status: "applied" });
-    expect(answer.closed).toBe(true);
     expect((await h.users()).map((u) => u.clerk_user_id)).toEqual(["user_raw"]);
   });
 
