@@ -10,7 +10,7 @@ function readmeCodes(): Map<string, string> {
   const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
   const start = readme.indexOf("## The HTTP contract");
   const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
-  const rows = [...section.matchAll(/^\| `([a-z_]+)` \| ([^|]+?) \|/gm)];
+  const rows = [...section.matchAll(/^\|\s*`([a-z_]+)`\s*\|\s*([^|]+?)\s*\|/gm)];
   return new Map(rows.map((m) => [m[1] as string, (m[2] as string).trim()]));
 }
 

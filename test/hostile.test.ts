@@ -157,6 +157,8 @@ describe.each(await backends())("hostile input on $name", (backend) => {
 
   it.each([
     { method: "GET", url: "/nowhere", status: 404, code: "not_found" },
+    { method: "GET", url: "/%c0", status: 400, code: "bad_request" },
+    { method: "POST", url: `${WEBHOOK_PATH}/%c0`, status: 400, code: "bad_request" },
     { method: "PUT", url: WEBHOOK_PATH, status: 405, code: "method_not_allowed" },
     { method: "POST", url: "/healthz", status: 404, code: "not_found", type: "application/x-foo" },
     { method: "POST", url: "/metrics", status: 400, code: "bad_request", type: "application/json" },

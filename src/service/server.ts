@@ -68,6 +68,8 @@ export function buildServer({
       // Node answers a missing Host with an empty 400 of its own; the hook below gives the contract's instead.
       requireHostHeader: false,
     },
+    // A URL Fastify's router cannot decode (`/%c0`) would get Fastify's own body.
+    frameworkErrors: (error, _request, reply) => send(reply, refused(errorResponse(error))),
     // Node's parser errors (a malformed Content-Length, Content-Length with Transfer-Encoding, a control
     // character in a header, 431, 408) never reach a route. Fastify's own handler answers them in its own shape,
     // and at trace level logs the error with the request's raw bytes (`rawPacket`): signature, emails and all.
