@@ -27,7 +27,13 @@ export const clerkUserSyncFastify: FastifyPluginAsync<ClerkUserSyncFastifyOption
   app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: sync.bodyLimit }, (_request, body, done) =>
     done(null, body),
   );
-  app.setErrorHandler((error, _request, reply) => {
+  app.setErrorHandler((error, request, reply) => {
+    // The connection is gone, or already answered and closing (the service refused the request's bytes, a body
+    // too slow, say, and logged that): no one to answer, nothing more to log or count.
+    if (!request.raw.socket?.writable) {
+      reply.hijack();
+      return;
+    }
     const response = sync.refuse(error);
     return reply.code(response.status).headers(response.headers).send(response.body);
   });
