@@ -30,7 +30,8 @@ export const clerkUserSyncFastify: FastifyPluginAsync<ClerkUserSyncFastifyOption
   app.setErrorHandler((error, request, reply) => {
     // The connection is gone, or already answered and closing (the service refused the request's bytes, a body
     // too slow, say, and logged that): no one to answer, nothing more to log or count.
-    if (!request.raw.socket?.writable) {
+    const socket = request.raw.socket as { destroyed?: boolean; writableEnded?: boolean } | undefined;
+    if (socket?.destroyed === true || socket?.writableEnded === true) {
       reply.hijack();
       return;
     }

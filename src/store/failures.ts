@@ -33,10 +33,10 @@ export function sqlstateOf(error: unknown): string | undefined {
 }
 
 /**
- * Class 22 (data exception: a value too long, out of range, invalid text), 23 (integrity constraint violation),
- * 2200x-like encoding problems, and class 54 (program limit exceeded: index row too large, statement too
- * complex) say the content is at fault. 54P01 and friends are included; 53xxx (insufficient resources), 57xxx
- * (operator intervention, 57014 query cancelled), 08xxx (connection) and 40xxx (rollback) are transient.
+ * Permanent: class 22 (data exception: a value too long, out of range, badly encoded), 23 (integrity constraint
+ * violation) and 54 (program limit exceeded: index row too large, statement too complex). Everything else is
+ * transient, notably 08 (connection), 40 (serialisation failure, deadlock), 53 (insufficient resources) and 57
+ * (57014 statement timeout or cancel, 57P01-57P03 shutdown).
  */
 function isPermanent(sqlstate: string): boolean {
   const cls = sqlstate.slice(0, 2);
