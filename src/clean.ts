@@ -13,6 +13,9 @@ export const MAX_DEPTH = 512;
  * text, no recursion, whatever the text (brackets inside strings are skipped).
  */
 export function assertDepth(json: string, max = MAX_DEPTH): void {
+  // Text cannot nest deeper than it has opening brackets: counting those (native searches) clears a usual
+  // delivery, with a few dozen, at a fraction of the cost of the scan below.
+  if (openers(json, "{", max) + openers(json, "[", max) <= max) return;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < json.length; i++) {
@@ -27,6 +30,13 @@ export function assertDepth(json: string, max = MAX_DEPTH): void {
       }
     } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
   }
+}
+
+/** How many times `char` occurs in `text`, counting no further than `max + 1`. */
+function openers(text: string, char: string, max: number): number {
+  let count = 0;
+  for (let at = text.indexOf(char); at !== -1 && count <= max; at = text.indexOf(char, at + 1)) count++;
+  return count;
 }
 
 const QUOTE = 0x22;

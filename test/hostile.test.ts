@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { MAX_DEPTH, storable } from "../src/clean.js";
+import { assertDepth, MAX_DEPTH, storable } from "../src/clean.js";
 import { LIMITS } from "../src/limits.js";
 import { WEBHOOK_PATH } from "../src/sync.js";
 import { backends } from "./support/backends.js";
@@ -281,5 +281,24 @@ describe("storable", () => {
     expect(Object.keys(clean)).toEqual(["b", "__proto__", "a\uFFFD"]);
     expect(Object.getPrototypeOf(clean)).toBe(Object.prototype);
     expect(JSON.stringify(clean)).toBe('{"b":1,"__proto__":{"x":"\uFFFD"},"a\uFFFD":[null,true,"\uFFFDx"]}');
+  });
+});
+
+describe("assertDepth", () => {
+  const nest = (n: number) => `${"[".repeat(n)}${"]".repeat(n)}`;
+  it.each([
+    { name: "exactly MAX_DEPTH levels", text: nest(MAX_DEPTH), ok: true },
+    { name: "one level more", text: nest(MAX_DEPTH + 1), ok: false },
+    { name: "many brackets side by side", text: `[${"{},".repeat(5000)}{}]`, ok: true },
+    { name: "brackets inside strings", text: `["${"[{".repeat(2000)}"]`, ok: true },
+    { name: "an escaped quote before brackets", text: `["\\"${"[".repeat(2000)}"]`, ok: true },
+    {
+      name: "deep objects",
+      text: `${'{"a":'.repeat(MAX_DEPTH + 1)}1${"}".repeat(MAX_DEPTH + 1)}`,
+      ok: false,
+    },
+  ])("takes $name: $ok", ({ text, ok }) => {
+    if (ok) expect(() => assertDepth(text)).not.toThrow();
+    else expect(() => assertDepth(text)).toThrow(expect.objectContaining({ code: "unstorable_payload" }));
   });
 });
