@@ -1,3 +1,4 @@
+import { storable } from "./clean.js";
 import { InvalidPayloadError } from "./errors.js";
 import type { Environment, VerifiedDelivery } from "./verify.js";
 
@@ -273,20 +274,8 @@ export function storableAsIs(json: string): boolean {
 }
 
 const UNSTORABLE_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000 is exactly what must be found.
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
-/**
- * PostgreSQL stores no U+0000 and no unpaired surrogate, in `text` or `jsonb`, yet JSON can carry both (and
- * `unsafe_metadata` is written from the browser). Left in, the event would fail on every retry and be lost; each
- * becomes U+FFFD, as an invalid UTF-8 byte already does.
- */
-export function storable(value: unknown): unknown {
-  if (typeof value === "string") return value.replace(UNSTORABLE, "\uFFFD");
-  if (Array.isArray(value)) return value.map(storable);
-  if (!isObject(value)) return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k), storable(v)]));
-}
+export { storable };
 
 function text(value: unknown): string | null {
   return typeof value === "string" ? value : null;

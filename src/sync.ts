@@ -1,20 +1,23 @@
-import { errorResponse } from "./adapters/shared.js";
+import { assertDepth } from "./clean.js";
 import { type Database, type DatabaseOption, openDatabase } from "./db/database.js";
 import { migrate as applyMigrations } from "./db/migrate.js";
 import type { MembershipRow, OrganizationRow, UserRow } from "./db/schema.js";
 import { type Delivery, decode } from "./decode.js";
 import {
   ConfigError,
+  type ErrorCode,
   InternalError,
   InvalidSignatureError,
   PayloadTooLargeError,
   ShuttingDownError,
   type SignatureFailureReason,
-  StorageUnavailableError,
   SyncError,
 } from "./errors.js";
+import { assertLimits } from "./limits.js";
 import { consoleLogger, describe, type Logger } from "./log.js";
+import { errorResponse, jsonResponse, type SyncResponse } from "./response.js";
 import { applyBatch, type Outcome } from "./store/apply.js";
+import { storageFailure } from "./store/failures.js";
 import {
   getMembership,
   getOrganization,
@@ -77,13 +80,16 @@ export interface Observer {
   ): void;
   signatureFailure?(reason: SignatureFailureReason): void;
   write?(size: number, seconds: number, ok: boolean): void;
-  /** A delivery answered 4xx or 5xx, with what was known of it by then (for the console's list of refusals). */
+  /**
+   * Every error answer, with what was known of the request by then: the core's, and the service's own (404, 408,
+   * 431, a malformed request, …), for metrics by code and the console's list of refusals.
+   */
   refusal?(refusal: Refusal): void;
 }
 
 /** What {@link Observer.refusal} receives: no body, no header but the svix-id, nothing personal. */
 export interface Refusal {
-  code: string;
+  code: ErrorCode;
   status: number;
   environment: Environment | null;
   type: string | null;
@@ -126,12 +132,7 @@ export interface SyncRequest {
   headers: Headers | Record<string, string | string[] | undefined>;
 }
 
-/** The answer to send back, whatever the framework. `body` is JSON text. */
-export interface SyncResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
+export type { SyncResponse } from "./response.js";
 
 /** The product of {@link createClerkUserSync}. */
 export interface ClerkUserSync {
@@ -221,14 +222,21 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
       svixId = verified.svixId;
       labels = { environment: verified.environment, type: "unknown" };
       const body = textOf(request.body);
+      assertDepth(body);
       const delivery = decode({ ...verified, body });
+      assertLimits(delivery);
       labels = { environment: delivery.environment, type: delivery.type };
       let outcome: Outcome;
       try {
         outcome = await writer.write({ ...delivery, body });
       } catch (error) {
-        logger.error({ svixId, ...labels, error: describe(error) }, "delivery not stored: database error");
-        throw new StorageUnavailableError({ cause: error });
+        const failure = storageFailure(error);
+        const message =
+          failure.code === "storage_unavailable"
+            ? "delivery not stored: database error"
+            : "delivery not stored: the database refuses its content";
+        logger.error({ svixId, ...labels, code: failure.code, error: describe(error) }, message);
+        throw failure;
       }
       const seconds = (performance.now() - started) / 1000;
       // Committed: from here on, nothing may turn the answer into an error.
@@ -237,16 +245,17 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
         logger.info({ svixId, ...labels, outcome, durationMs: round(seconds * 1000) }, "delivery");
       });
       if (options.onEvent) await notify(options.onEvent, delivery, outcome);
-      return respond(200, { status: outcome, environment: delivery.environment, type: delivery.type });
+      return jsonResponse(200, { status: outcome, environment: delivery.environment, type: delivery.type });
     } catch (error) {
       const failure = error instanceof SyncError ? error : new InternalError({ cause: error });
+      const response = errorResponse(failure);
       const seconds = (performance.now() - started) / 1000;
       safely(() => {
         if (!(error instanceof SyncError))
           logger.error({ svixId, error: describe(error) }, "unexpected failure");
         if (failure instanceof InvalidSignatureError) observer.signatureFailure?.(failure.reason);
         observer.delivery?.({ ...labels, outcome: "error" }, seconds);
-        if (failure.status < 500) {
+        if (response.status < 500) {
           logger.warn(
             { svixId, ...labels, code: failure.code, durationMs: round(seconds * 1000) },
             "delivery refused",
@@ -254,14 +263,14 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
         }
         observer.refusal?.({
           code: failure.code,
-          status: failure.status,
+          status: response.status,
           environment: labels.environment === "unknown" ? null : labels.environment,
           type: labels.type === "unknown" ? null : labels.type,
           // Unverified when the signature failed, but what the operator matches with Clerk's dashboard.
           svixId: svixId ?? headerReader(request.headers)("svix-id")?.slice(0, 100) ?? null,
         });
       });
-      return respond(failure.status, { code: failure.code, message: failure.message });
+      return response;
     } finally {
       if (--active === 0) for (const resolve of idle.splice(0)) resolve();
     }
@@ -324,8 +333,7 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
     bodyLimit,
     logger,
     refuse(error) {
-      const response = errorResponse(error);
-      const code = (JSON.parse(response.body) as { code: string }).code;
+      const { code, ...response } = errorResponse(error);
       safely(() => {
         observer.delivery?.({ environment: "unknown", type: "unknown", outcome: "error" }, 0);
         if (response.status < 500)
@@ -343,14 +351,6 @@ function safely(fn: () => void): void {
   try {
     fn();
   } catch {}
-}
-
-function respond(status: number, body: object): SyncResponse {
-  return {
-    status,
-    headers: { "content-type": "application/json; charset=utf-8" },
-    body: JSON.stringify(body),
-  };
 }
 
 /** The body as text, without copying a Buffer first (`Buffer.from(buffer)` would). */

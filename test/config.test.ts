@@ -35,6 +35,7 @@ describe("service configuration", () => {
       logLevel: "info",
       bodyLimit: 1024 * 1024,
       shutdownTimeoutMs: 10_000,
+      timeouts: { headersMs: 10_000, requestMs: 30_000 },
       metricsToken: undefined,
       consoleToken: undefined,
       localRun: false,
@@ -52,6 +53,8 @@ describe("service configuration", () => {
       LOG_LEVEL: "debug",
       BODY_LIMIT: "512kb",
       SHUTDOWN_TIMEOUT: "1500ms",
+      HEADERS_TIMEOUT: "5s",
+      REQUEST_TIMEOUT: "1m",
       METRICS_TOKEN: "t0ken",
       CONSOLE_TOKEN: "c0nsole-t0ken-0123456789",
       PRUNE_INTERVAL: "off",
@@ -64,6 +67,7 @@ describe("service configuration", () => {
       logLevel: "debug",
       bodyLimit: 512 * 1024,
       shutdownTimeoutMs: 1500,
+      timeouts: { headersMs: 5000, requestMs: 60_000 },
       metricsToken: "t0ken",
       consoleToken: "c0nsole-t0ken-0123456789",
       pruneIntervalMs: 0,
@@ -95,6 +99,8 @@ describe("service configuration", () => {
       LOG_LEVEL: "loud",
       BODY_LIMIT: "lots",
       SHUTDOWN_TIMEOUT: "soon",
+      HEADERS_TIMEOUT: "0s",
+      REQUEST_TIMEOUT: "forever",
     });
     expect(problems).toEqual([
       expect.stringContaining("DEV_CLERK_WEBHOOK_SECRET (secret 1) is not a Clerk webhook signing secret"),
@@ -103,6 +109,8 @@ describe("service configuration", () => {
       expect.stringContaining('LOG_LEVEL="loud" is invalid'),
       expect.stringContaining('BODY_LIMIT="lots" is invalid'),
       expect.stringContaining('SHUTDOWN_TIMEOUT="soon" is invalid'),
+      expect.stringContaining('HEADERS_TIMEOUT="0s" is invalid'),
+      expect.stringContaining('REQUEST_TIMEOUT="forever" is invalid'),
     ]);
     expect(problems.join("\n")).not.toContain("hunter2");
   });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONSOLE_HEADERS } from "../src/console/plugin.js";
 import { createRefusalLog } from "../src/console/refusals.js";
+import type { ErrorCode } from "../src/errors.js";
 import { backends } from "./support/backends.js";
 import { deletedEvent, userEvent } from "./support/fixtures.js";
 import { type Harness, openHarness } from "./support/harness.js";
@@ -404,7 +405,7 @@ describe("the ring of refusals", () => {
   it("keeps the last `size`, newest first, the last of each code beyond them, and counts by bucket", () => {
     let now = Date.parse("2026-01-01T00:00:00Z");
     const log = createRefusalLog({ size: 3, clock: () => new Date(now) });
-    const codes = [
+    const codes: ErrorCode[] = [
       "missing_headers",
       "invalid_signature",
       "invalid_signature",

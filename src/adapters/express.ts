@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { BadRequestError, RawBodyUnavailableError } from "../errors.js";
+import { errorResponse, methodNotAllowed, payloadTooLarge } from "../response.js";
 import { type ClerkUserSync, type SyncResponse, WEBHOOK_PATH } from "../sync.js";
-import { errorResponse, methodNotAllowed, payloadTooLarge } from "./shared.js";
 
 /** Options of {@link clerkUserSyncExpress}. */
 export interface ClerkUserSyncExpressOptions {

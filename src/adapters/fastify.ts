@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
+import { methodNotAllowed } from "../response.js";
 import type { ClerkUserSync } from "../sync.js";
 import { WEBHOOK_PATH } from "../sync.js";
-import { methodNotAllowed } from "./shared.js";
 
 /** Options of {@link clerkUserSyncFastify}. */
 export interface ClerkUserSyncFastifyOptions {
@@ -27,7 +27,14 @@ export const clerkUserSyncFastify: FastifyPluginAsync<ClerkUserSyncFastifyOption
   app.addContentTypeParser("*", { parseAs: "buffer", bodyLimit: sync.bodyLimit }, (_request, body, done) =>
     done(null, body),
   );
-  app.setErrorHandler((error, _request, reply) => {
+  app.setErrorHandler((error, request, reply) => {
+    // The connection is gone, or already answered and closing (the service refused the request's bytes, a body
+    // too slow, say, and logged that): no one to answer, nothing more to log or count.
+    const socket = request.raw.socket as { destroyed?: boolean; writableEnded?: boolean } | undefined;
+    if (socket?.destroyed === true || socket?.writableEnded === true) {
+      reply.hijack();
+      return;
+    }
     const response = sync.refuse(error);
     return reply.code(response.status).headers(response.headers).send(response.body);
   });

@@ -1,6 +1,6 @@
 import { BadRequestError, NotFoundError, RawBodyUnavailableError, SyncError } from "../errors.js";
+import { errorResponse, methodNotAllowed, payloadTooLarge } from "../response.js";
 import type { ClerkUserSync, SyncResponse } from "../sync.js";
-import { errorResponse, methodNotAllowed, payloadTooLarge } from "./shared.js";
 
 /** Options of {@link toWebHandler}. */
 export interface WebHandlerOptions {

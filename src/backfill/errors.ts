@@ -1,3 +1,4 @@
+import { SyncError } from "../errors.js";
 import type { Environment } from "../verify.js";
 
 /** Every stable code a backfill can fail with. */
@@ -11,7 +12,8 @@ export type BackfillErrorCode =
   | "prune_refused";
 
 /**
- * The closed catalogue of backfill failures, apart from the database's own errors. Callers switch on `code`.
+ * The backfill's failures, apart from the database's own errors: part of the one catalogue (`CATALOGUE` in
+ * src/errors.ts), each code ending the CLI with exit 1. Callers switch on `code`.
  * Messages are for the operator: they never carry the secret key, nor a user's personal data.
  *
  * @example
@@ -19,13 +21,8 @@ export type BackfillErrorCode =
  * try { await backfill(options) } catch (e) { if (e instanceof BackfillError) console.error(e.code, e.message) }
  * ```
  */
-export abstract class BackfillError extends Error {
-  abstract readonly code: BackfillErrorCode;
-
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = new.target.name;
-  }
+export abstract class BackfillError extends SyncError {
+  abstract override readonly code: BackfillErrorCode;
 }
 
 /** The codes a {@link ClerkApiError} carries. */

@@ -13,8 +13,7 @@ export interface Command {
   run(args: string[], env: Env): Promise<number | undefined>;
 }
 
-/** Wrong arguments: printed with the usage; exit code 2. */
-export class UsageError extends Error {}
+export { UsageError } from "../errors.js";
 
 /**
  * Opens the configured database (DATABASE_URL, else PGlite under DATA_DIR), migrates it, runs `fn`, closes it.

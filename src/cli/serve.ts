@@ -37,7 +37,13 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
     secrets: config.secrets,
     bodyLimit: config.bodyLimit,
     logger,
-    observer: { ...metrics.observer, refusal: refusals.record },
+    observer: {
+      ...metrics.observer,
+      refusal(refusal) {
+        metrics.observer.refusal?.(refusal);
+        refusals.record(refusal);
+      },
+    },
   });
   const instances = ENVIRONMENTS.filter((e) => splitSecrets(config.secrets[e]).length);
   const access: ConsoleAccess = config.consoleToken
@@ -50,6 +56,7 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
     metrics,
     logger,
     metricsToken: config.metricsToken,
+    timeouts: config.timeouts,
     console: {
       access,
       refusals,

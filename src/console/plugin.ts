@@ -1,5 +1,4 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
-import { errorResponse } from "../adapters/shared.js";
 import { EXAMPLE_TYPES, isExampleType, signedExample } from "../cli/example-delivery.js";
 import {
   BadRequestError,
@@ -10,7 +9,8 @@ import {
   UnauthorizedError,
 } from "../errors.js";
 import { describe } from "../log.js";
-import { type ClerkUserSync, type SyncResponse, WEBHOOK_PATH } from "../sync.js";
+import { errorResponse, type SyncResponse } from "../response.js";
+import { type ClerkUserSync, WEBHOOK_PATH } from "../sync.js";
 import { ENVIRONMENTS, type Environment } from "../verify.js";
 import { type ConsoleAccess, createSessions, type Sessions, sessionCookie } from "./access.js";
 import { ASSETS } from "./assets.js";

@@ -53,6 +53,8 @@ export interface ServiceConfig {
   logLevel: LogLevel;
   bodyLimit: number;
   shutdownTimeoutMs: number;
+  /** The longest a client may take to send a request's headers (HEADERS_TIMEOUT), and all of it (REQUEST_TIMEOUT). */
+  timeouts: { headersMs: number; requestMs: number };
   /** When set, `GET /metrics` requires `Authorization: Bearer <token>`. */
   metricsToken: string | undefined;
   /** When set, the console at `GET /` is on, behind a sign-in with this token. */
@@ -129,6 +131,10 @@ function parse(env: Env, webhooks: boolean, localRun: boolean): ServiceConfig {
       'a size in bytes, like 1048576, "512kb" or "1mb"',
     ),
     shutdownTimeoutMs: read("SHUTDOWN_TIMEOUT", 10_000, timer, 'a duration up to 24d, like "10s" or "500ms"'),
+    timeouts: {
+      headersMs: read("HEADERS_TIMEOUT", 10_000, positiveTimer, 'a duration up to 24d, like "10s"'),
+      requestMs: read("REQUEST_TIMEOUT", 30_000, positiveTimer, 'a duration up to 24d, like "30s"'),
+    },
     metricsToken: env.METRICS_TOKEN?.trim() || undefined,
     consoleToken: env.CONSOLE_TOKEN?.trim() || undefined,
     localRun,
@@ -143,6 +149,9 @@ function parse(env: Env, webhooks: boolean, localRun: boolean): ServiceConfig {
   // The console shows personal data: its token must not be guessable. Never echoed.
   if (config.consoleToken !== undefined && config.consoleToken.length < 16)
     problems.push("CONSOLE_TOKEN is too short: use at least 16 random characters (`openssl rand -hex 24`)");
+  if (config.timeouts.headersMs > config.timeouts.requestMs) {
+    problems.push("HEADERS_TIMEOUT must not exceed REQUEST_TIMEOUT (the whole request includes its headers)");
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }
@@ -213,6 +222,11 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 function timer(value: string): number | undefined {
   const ms = duration(value);
   return ms !== undefined && ms <= MAX_TIMER_MS ? ms : undefined;
+}
+
+function positiveTimer(value: string): number | undefined {
+  const ms = timer(value);
+  return ms !== undefined && ms > 0 ? ms : undefined;
 }
 
 function bytes(value: string): number | undefined {

@@ -11,7 +11,7 @@ export interface Metrics {
 /**
  * Creates a registry with process metrics and the delivery metrics:
  * `clerk_user_sync_deliveries_total{environment,type,outcome}`,
- * `clerk_user_sync_signature_failures_total{reason}`, `clerk_user_sync_request_duration_seconds{outcome}` and
+ * `clerk_user_sync_signature_failures_total{reason}`, `clerk_user_sync_refusals_total{code}`, `clerk_user_sync_request_duration_seconds{outcome}` and
  * `clerk_user_sync_db_write_duration_seconds{result}` (one observation per transaction, with its batch size in
  * `clerk_user_sync_db_write_batch_size`).
  */
@@ -28,6 +28,12 @@ export function createMetrics(): Metrics {
     name: "clerk_user_sync_signature_failures_total",
     help: "Deliveries refused because no secret verified them, by reason.",
     labelNames: ["reason"] as const,
+    registers: [registry],
+  });
+  const refusals = new Counter({
+    name: "clerk_user_sync_refusals_total",
+    help: "Error answers on every route, by code (the codes of the HTTP contract), including requests refused before routing.",
+    labelNames: ["code"] as const,
     registers: [registry],
   });
   const requestDuration = new Histogram({
@@ -58,6 +64,9 @@ export function createMetrics(): Metrics {
         const known = type === "unknown" || EVENT_TYPES.includes(type) ? type : "other";
         deliveries.inc({ environment, type: known, outcome });
         requestDuration.observe({ outcome }, seconds);
+      },
+      refusal({ code }) {
+        refusals.inc({ code });
       },
       signatureFailure(reason) {
         signatureFailures.inc({ reason });

@@ -1,4 +1,6 @@
 import { timingSafeEqual } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -7,13 +9,16 @@ import Fastify, {
 } from "fastify";
 import type { Logger as PinoLogger } from "pino";
 import { clerkUserSyncFastify } from "../adapters/fastify.js";
-import { errorResponse } from "../adapters/shared.js";
 import { type ConsoleOptions, consolePlugin } from "../console/plugin.js";
 import { createRefusalLog } from "../console/refusals.js";
 import { migrationsApplied } from "../db/migrate.js";
-import { NotFoundError, UnauthorizedError } from "../errors.js";
-import type { ClerkUserSync, SyncResponse } from "../sync.js";
+import { BadRequestError, NotFoundError, NotReadyError, UnauthorizedError } from "../errors.js";
+import { errorResponse, type FailureResponse } from "../response.js";
+import type { ClerkUserSync } from "../sync.js";
 import type { Metrics } from "./metrics.js";
+
+/** How long a request may take to arrive, by default: its headers 10 s, the whole of it 30 s. */
+export const DEFAULT_TIMEOUTS = { headersMs: 10_000, requestMs: 30_000 } as const;
 
 /** What the HTTP service is made of. */
 export interface ServerParts {
@@ -24,13 +29,36 @@ export interface ServerParts {
   metricsToken?: string | undefined;
   /** The console at `GET /`; omitted: off (404 `console_disabled`). */
   console?: Omit<ConsoleOptions, "sync"> | undefined;
+  /**
+   * The longest a client may take to send its headers, and its whole request (headers and body), in ms. Past
+   * either the connection is answered 408 `request_timeout` and closed: a client trickling bytes holds its
+   * connection and buffers no longer than this.
+   */
+  timeouts?: { headersMs: number; requestMs: number };
 }
 
 /**
  * The service: the webhook route (the same Fastify plugin users mount), `GET /healthz` (liveness),
  * `GET /readyz` (database answers and migrations applied), `GET /metrics` (Prometheus) and the console (`GET /`).
+ * Every error answer,
+ * including those Node's HTTP parser makes before any route is found, is `{ code, message }` with a code of the
+ * catalogue, logged (its code, never the request's bytes) and counted.
  */
-export function buildServer({ sync, metrics, logger, metricsToken, console }: ServerParts): FastifyInstance {
+export function buildServer({
+  sync,
+  metrics,
+  logger,
+  metricsToken,
+  timeouts = DEFAULT_TIMEOUTS,
+  console,
+}: ServerParts): FastifyInstance {
+  const refused = (refusal: FailureResponse): FailureResponse => {
+    const seen = { code: refusal.code, status: refusal.status, environment: null, type: null, svixId: null };
+    metrics.observer.refusal?.(seen);
+    console?.refusals.record(seen);
+    logger.warn({ code: refusal.code }, "request refused");
+    return refusal;
+  };
   // Request logging is off: the core logs one line per delivery, without personal data.
   const app: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -40,7 +68,57 @@ export function buildServer({ sync, metrics, logger, metricsToken, console }: Se
     // kept-alive connection is served (and the connection then closed): the core commits it or answers our own
     // 503 shutting_down, in the contract's { code, message } shape.
     return503OnClosing: false,
+    requestTimeout: timeouts.requestMs,
+    http: {
+      headersTimeout: timeouts.headersMs,
+      // Node checks both timeouts on this interval (30 s by default, which would let a deadline slip by as much).
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(timeouts.headersMs / 4))),
+      // Node answers a missing Host with an empty 400 of its own; the hook below gives the contract's instead.
+      requireHostHeader: false,
+    },
+    // A URL Fastify's router cannot decode (`/%c0`) would get Fastify's own body.
+    frameworkErrors: (error, _request, reply) => send(reply, refused(errorResponse(error))),
+    // Node's parser errors (a malformed Content-Length, Content-Length with Transfer-Encoding, a control
+    // character in a header, 431, 408) never reach a route. Fastify's own handler answers them in its own shape,
+    // and at trace level logs the error with the request's raw bytes (`rawPacket`): signature, emails and all.
+    clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket) {
+      if (error.code === "ECONNRESET" || socket.destroyed) return;
+      const refusal = refused(errorResponse(error));
+      // Bytes that follow a request on the same connection (pipelined) can fail to parse while that request is
+      // still being answered: its answer goes first, then this one, then the connection closes.
+      // A request whose body is still arriving is the one at fault: it is answered now.
+      const busy = inFlight.get(socket);
+      if (busy && busy.requests.size > 0 && [...busy.requests].every((r) => r.complete)) {
+        busy.after.push(() => writeRaw(socket, refusal));
+      } else writeRaw(socket, refusal);
+    },
   });
+  app.server.headersTimeout = timeouts.headersMs;
+
+  // Requests being answered, per connection, for the client-error handler above.
+  const inFlight = new WeakMap<Socket, { requests: Set<IncomingMessage>; after: (() => void)[] }>();
+  app.addHook("onRequest", async (request) => {
+    const busy = inFlight.get(request.raw.socket) ?? { requests: new Set(), after: [] };
+    busy.requests.add(request.raw);
+    inFlight.set(request.raw.socket, busy);
+  });
+  app.addHook("onResponse", async (request) => {
+    const busy = inFlight.get(request.raw.socket);
+    if (busy?.requests.delete(request.raw) && busy.requests.size === 0) {
+      for (const next of busy.after.splice(0)) next();
+    }
+  });
+
+  app.addHook("onRequest", async (request, reply) => {
+    const { httpVersionMajor, httpVersionMinor } = request.raw;
+    if (httpVersionMajor === 1 && httpVersionMinor === 1 && !request.headers.host) {
+      return send(reply.header("connection", "close"), refused(errorResponse(missingHost())));
+    }
+  });
+
+  // Whatever a route or Fastify throws outside the webhook plugin (which has its own), in the contract's shape.
+  app.setErrorHandler((error, _request, reply) => send(reply, refused(errorResponse(error))));
+
   void app.register(clerkUserSyncFastify, { sync });
   void app.register(consolePlugin, {
     sync,
@@ -52,9 +130,10 @@ export function buildServer({ sync, metrics, logger, metricsToken, console }: Se
   app.get("/readyz", async (_request, reply) => {
     const ready = await migrationsApplied(sync.database).catch(() => false);
     if (ready) return { status: "ready" };
-    return reply
-      .code(503)
-      .send({ code: "not_ready", message: "the database is unreachable or not migrated" });
+    return send(
+      reply,
+      refused(errorResponse(new NotReadyError("the database is unreachable or not migrated"))),
+    );
   });
 
   app.get("/metrics", async (request, reply) => {
@@ -62,7 +141,7 @@ export function buildServer({ sync, metrics, logger, metricsToken, console }: Se
       const response = errorResponse(
         new UnauthorizedError("GET /metrics needs Authorization: Bearer <METRICS_TOKEN>"),
       );
-      return send(reply.header("www-authenticate", "Bearer"), response);
+      return send(reply.header("www-authenticate", "Bearer"), refused(response));
     }
     return reply.header("content-type", metrics.registry.contentType).send(await metrics.registry.metrics());
   });
@@ -70,13 +149,41 @@ export function buildServer({ sync, metrics, logger, metricsToken, console }: Se
   app.setNotFoundHandler((request, reply) =>
     send(
       reply,
-      errorResponse(new NotFoundError(`no route for ${request.method} ${request.url.split("?")[0]}`)),
+      refused(
+        errorResponse(new NotFoundError(`no route for ${request.method} ${request.url.split("?")[0]}`)),
+      ),
     ),
   );
   return app;
 }
 
-function send(reply: FastifyReply, { status, headers, body }: SyncResponse): FastifyReply {
+/** An answer written straight to the socket (no request or response object exists), then the connection closed. */
+function writeRaw(socket: Socket, { status, headers, body }: FailureResponse): void {
+  if (socket.destroyed) return;
+  if (socket.writable) {
+    const lines = Object.entries({ ...headers, "content-length": String(Buffer.byteLength(body)) }).map(
+      ([name, value]) => `${name}: ${value}\r\n`,
+    );
+    socket.end(
+      `HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\nconnection: close\r\n${lines.join("")}\r\n${body}`,
+    );
+  }
+  socket.destroySoon();
+}
+
+function missingHost(): BadRequestError {
+  return new BadRequestError("an HTTP/1.1 request needs a Host header");
+}
+
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  408: "Request Timeout",
+  413: "Payload Too Large",
+  431: "Request Header Fields Too Large",
+  500: "Internal Server Error",
+};
+
+function send(reply: FastifyReply, { status, headers, body }: FailureResponse): FastifyReply {
   return reply.code(status).headers(headers).send(body);
 }
 

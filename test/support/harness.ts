@@ -10,7 +10,7 @@ import {
   WEBHOOK_PATH,
 } from "../../src/index.js";
 import { createMetrics } from "../../src/service/metrics.js";
-import { buildServer } from "../../src/service/server.js";
+import { buildServer, type ServerParts } from "../../src/service/server.js";
 import type { Backend, TestDatabase } from "./backends.js";
 import { SECRETS, type SignOptions, svixHeaders } from "./sign.js";
 
@@ -47,10 +47,11 @@ export interface Harness {
   /** Empties every table. */
   reset(): Promise<void>;
   /**
-   * Makes the database itself refuse to store users whose id matches `like` (a CHECK constraint): a real
-   * database failure for chosen deliveries. Resolves with the function that lifts it.
+   * Makes the database itself refuse to store users whose id matches `like` (a trigger raising `sqlstate`,
+   * 53400 configuration_limit_exceeded by default: a transient failure, answered 503): a real database failure
+   * for chosen deliveries. Resolves with the function that lifts it.
    */
-  refuseUsers(like: string): Promise<() => Promise<void>>;
+  refuseUsers(like: string, sqlstate?: string): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -67,9 +68,12 @@ export async function openHarness(
   backend: Backend,
   {
     console,
+    timeouts,
+    logLevel,
     ...options
   }: Partial<ClerkUserSyncOptions> & {
     logLevel?: string;
+    timeouts?: ServerParts["timeouts"];
     /** The console's settings (its access mode above all); omitted: the console is off. */
     console?: Omit<ConsoleOptions, "sync" | "refusals" | "instances"> &
       Partial<Pick<ConsoleOptions, "instances">>;
@@ -83,7 +87,7 @@ export async function openHarness(
       done();
     },
   });
-  const logger = pino({ level: options.logLevel ?? "info" }, sink);
+  const logger = pino({ level: logLevel ?? "info" }, sink);
   const metrics = createMetrics();
   const refusals = createRefusalLog();
   const sync = await createClerkUserSync({
@@ -91,13 +95,20 @@ export async function openHarness(
     dataDir: db.dataDir,
     secrets: SECRETS,
     logger,
-    observer: { ...metrics.observer, refusal: refusals.record },
+    observer: {
+      ...metrics.observer,
+      refusal(refusal) {
+        metrics.observer.refusal?.(refusal);
+        refusals.record(refusal);
+      },
+    },
     ...options,
   });
   const app = buildServer({
     sync,
     metrics,
     logger,
+    timeouts,
     console: console && { instances: ["development", "production"], ...console, refusals },
   });
   await app.ready();
@@ -137,11 +148,19 @@ export async function openHarness(
         `truncate users, user_tombstones, webhook_deliveries, ${Object.keys(ORGANIZATION_TABLES).join(", ")}`,
       );
     },
-    async refuseUsers(like) {
+    async refuseUsers(like, sqlstate = "53400") {
       const name = `test_refuse_${Math.random().toString(36).slice(2)}`;
-      await query(`alter table users add constraint ${name} check (clerk_user_id not like '${like}')`);
+      await query(
+        `create function ${name}() returns trigger language plpgsql as $$ begin ` +
+          `if new.clerk_user_id like '${like}' then ` +
+          `raise exception 'refused by the test' using errcode = '${sqlstate}'; end if; return new; end $$`,
+      );
+      await query(
+        `create trigger ${name} before insert or update on users for each row execute function ${name}()`,
+      );
       return async () => {
-        await query(`alter table users drop constraint ${name}`);
+        await query(`drop trigger ${name} on users`);
+        await query(`drop function ${name}()`);
       };
     },
     async close() {
