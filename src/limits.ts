@@ -24,16 +24,21 @@ export const LIMITS = {
  *
  * @example
  * ```ts
- * assertLimits(delivery); // throws FieldTooLongError("the Clerk user id exceeds 256 bytes") for a 10 kB id
+ * assertLimits(delivery); // throws FieldTooLongError("data.id exceeds 256 bytes") for a 10 kB id
  * ```
  */
 export function assertLimits(delivery: Delivery): void {
   check("svix-id", delivery.svixId, LIMITS.svixId);
   check("type", delivery.type, LIMITS.type);
-  if (delivery.clerkUserId !== null) check("the Clerk user id", delivery.clerkUserId, LIMITS.clerkId);
-  if ("clerkOrgId" in delivery) check("the Clerk organization id", delivery.clerkOrgId, LIMITS.clerkId);
-  if ("clerkMembershipId" in delivery) {
-    check("the Clerk membership id", delivery.clerkMembershipId, LIMITS.clerkId);
+  // Named by where they are in the event, so that the sender can find them.
+  if (delivery.resource === "membership") {
+    check("data.id", delivery.clerkMembershipId, LIMITS.clerkId);
+    check("data.organization.id", delivery.clerkOrgId, LIMITS.clerkId);
+    check("data.public_user_data.user_id", delivery.clerkUserId, LIMITS.clerkId);
+  } else if (delivery.resource === "organization") {
+    check("data.id", delivery.clerkOrgId, LIMITS.clerkId);
+  } else if (delivery.clerkUserId !== null) {
+    check("data.id", delivery.clerkUserId, LIMITS.clerkId);
   }
   if (delivery.kind === "upsert" && "user" in delivery && delivery.user.email !== null) {
     check("the primary email address", delivery.user.email, LIMITS.email);

@@ -116,7 +116,7 @@ describe("what the signature covers", () => {
         return verify("{}", headersOf(values)).environment;
       } catch (error) {
         if (!(error instanceof InvalidSignatureError)) throw error;
-        expect(error).toMatchObject({ code: "invalid_signature", status: 401 });
+        expect(error).toMatchObject({ code: "invalid_signature" });
         return error.reason;
       }
     })();

@@ -3,16 +3,9 @@
  * and `trigger` should send what Clerk sends. A test compares them with the fixtures they came from.
  */
 
-import { ORGANIZATION_EXAMPLES } from "./organization-examples.js";
+import { type ClerkExampleEvent, ORGANIZATION_EXAMPLES } from "./organization-examples.js";
 
-/** A Clerk webhook event as Clerk sends it. */
-export interface ClerkExampleEvent {
-  type: string;
-  object: "event";
-  timestamp: number;
-  data: Record<string, unknown>;
-  [field: string]: unknown;
-}
+export type { ClerkExampleEvent };
 
 /** The `user.created` example of Clerk's webhook docs. */
 export const USER_CREATED: ClerkExampleEvent = {

@@ -1,4 +1,11 @@
-import type { ClerkExampleEvent } from "./examples.js";
+/** A Clerk webhook event as Clerk sends it. */
+export interface ClerkExampleEvent {
+  type: string;
+  object: "event";
+  timestamp: number;
+  data: Record<string, unknown>;
+  [field: string]: unknown;
+}
 
 /**
  * Clerk's published example events for organizations and memberships, copied verbatim from its OpenAPI webhook
