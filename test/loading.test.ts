@@ -77,6 +77,8 @@ async function load(entry: string, use: "import" | "core" | "next", database: st
   const urls = readFileSync(log, "utf8").split("\n").filter(Boolean);
   return {
     status: stdout.trim(),
+    // The recorder works: it saw the entry itself.
+    recorded: urls.includes(url),
     packages: packagesOf(urls),
     forbidden: urls.filter((u) => FORBIDDEN.test(u)),
   };
