@@ -2,6 +2,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { openDatabase } from "../../src/db/database.js";
 import { SECRETS } from "../support/sign.js";
 import {
   answer,
@@ -119,6 +120,21 @@ describe("a Next.js app with the README's route file", () => {
         expect(logs).not.toContain(SECRETS.development);
         expect(logs).not.toContain("example@example.org");
         expect(existsSync(join(cwd, ".data"))).toBe(false);
+        await server.stop();
+
+        // Without DATABASE_URL, the embedded PGlite (bundled with the rest) under DATA_DIR, as documented.
+        const dataDir = join(dirname(cwd), "users-data");
+        server = await start({ DATA_DIR: dataDir, PROD_CLERK_WEBHOOK_SECRET: SECRETS.production });
+        expect((await deliver(server.base, "user_embedded", SECRETS.production)).status).toBe(200);
+        await server.stop();
+        const embedded = await openDatabase(undefined, { dataDir });
+        try {
+          expect(await embedded.query("select clerk_user_id, environment from users")).toEqual([
+            { clerk_user_id: "user_embedded", environment: "production" },
+          ]);
+        } finally {
+          await embedded.close();
+        }
       } finally {
         await server.stop();
         await db.drop();
