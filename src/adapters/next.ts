@@ -234,7 +234,10 @@ async function start(
 /** The answer to a request whose instance could not start, and the one log line that says why. */
 function startFailure(error: unknown, logger: Logger): SyncResponse {
   if (error instanceof ConfigError) {
-    logger.error({ code: error.code, problems: error.problems }, "clerk-user-sync is not configured");
+    logger.error(
+      { code: error.code, problems: error.problems },
+      "not configured: the webhook answers 500 until this is fixed",
+    );
     return {
       status: 500,
       headers: { "content-type": "application/json; charset=utf-8" },
@@ -244,7 +247,7 @@ function startFailure(error: unknown, logger: Logger): SyncResponse {
       }),
     };
   }
-  logger.error({ error: describe(error) }, "clerk-user-sync could not start: database error");
+  logger.error({ error: describe(error) }, "could not start: database error; the next request tries again");
   return errorResponse(new StorageUnavailableError({ cause: error }));
 }
 

@@ -52,7 +52,7 @@ describe("a Next.js app with the README's route file", () => {
     { bundler: "webpack", output: "standalone", flags: ["--webpack"] },
   ])(
     "$bundler, $output: builds with no environment, then stores signed deliveries",
-    async ({ output, flags }) => {
+    async ({ bundler, output, flags }) => {
       // The build: no secret, no database in sight. It must neither fail nor open anything.
       const standalone = output === "standalone";
       const env = { ...BASE_ENV, ...(standalone ? { NEXT_OUTPUT: "standalone" } : {}) };
@@ -122,7 +122,9 @@ describe("a Next.js app with the README's route file", () => {
         expect(existsSync(join(cwd, ".data"))).toBe(false);
         await server.stop();
 
-        // Without DATABASE_URL, the embedded PGlite (bundled with the rest) under DATA_DIR, as documented.
+        // Without DATABASE_URL, the embedded PGlite (bundled with the rest) under DATA_DIR, as documented. Not with
+        // webpack: it bundles PGlite without the files PGlite loads at run time (docs/nextjs.md).
+        if (bundler === "webpack") return;
         const dataDir = join(dirname(cwd), "users-data");
         server = await start({ DATA_DIR: dataDir, PROD_CLERK_WEBHOOK_SECRET: SECRETS.production });
         expect((await deliver(server.base, "user_embedded", SECRETS.production)).status).toBe(200);
