@@ -77,25 +77,37 @@ import { clerkUserSyncExpress, type ClerkUserSyncMiddleware } from "clerk-user-s
 import { clerkUserSyncFastify } from "clerk-user-sync/fastify";
 import { users, type UserRow } from "clerk-user-sync/schema";
 import { toWebHandler, type WebHandler } from "clerk-user-sync/web";
+import { clerkUserSyncRoute, type ClerkUserSyncRouteHandlers } from "clerk-user-sync/next";
+const route: ClerkUserSyncRouteHandlers = clerkUserSyncRoute({ dataDir: "./.data" });
+export const { POST, GET, PUT, PATCH, DELETE } = route;
 const sync: ClerkUserSync = await createClerkUserSync({ secrets: { development: "whsec_x" } });
 const middleware: ClerkUserSyncMiddleware = clerkUserSyncExpress(sync, { path: WEBHOOK_PATH });
 const handler: WebHandler = toWebHandler(sync);
 const row: UserRow | null = await sync.getUser({ clerkUserId: "user_1", environment: "production" });
 export { clerkUserSyncFastify, handler, middleware, row, users };
 `,
-  "tsconfig.json": JSON.stringify({
-    compilerOptions: {
-      target: "ES2023",
-      module: "NodeNext",
-      moduleResolution: "NodeNext",
-      strict: true,
-      noEmit: true,
-      skipLibCheck: true,
-      types: ["node"],
-      typeRoots: [join(ROOT, "node_modules/@types")],
-    },
-    files: ["types.ts"],
-  }),
+  ...Object.fromEntries(
+    (
+      [
+        ["node16", { module: "Node16", moduleResolution: "Node16" }],
+        ["bundler", { module: "ESNext", moduleResolution: "Bundler" }],
+      ] as const
+    ).map(([name, resolution]) => [
+      `tsconfig.${name}.json`,
+      JSON.stringify({
+        compilerOptions: {
+          target: "ES2023",
+          ...resolution,
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          types: ["node"],
+          typeRoots: [join(ROOT, "node_modules/@types")],
+        },
+        files: ["types.ts"],
+      }),
+    ]),
+  ),
   "package.json": JSON.stringify({ name: "my-app", private: true, type: "module" }),
 };
 
@@ -119,8 +131,8 @@ describe("the packed package, installed in another project", () => {
       "README.md",
       "tsconfig.json",
       "tsconfig.build.json",
+      "LICENSE",
       "src",
-      "drizzle",
     ]) {
       cpSync(join(ROOT, entry), join(checkout, entry), { recursive: true });
     }
@@ -182,30 +194,37 @@ describe("the packed package, installed in another project", () => {
   const getUser = async (app: string, env: string, id: string) =>
     (await fetch(`${apps[app]?.base}/user/${env}/${id}`)).json();
 
-  it("ships the built entry points, the migrations and the README, and no sources or tests", () => {
+  it("ships the built entry points, the README and the LICENSE, and nothing else: no sources, tests or migrations folder", () => {
     expect(packed).toEqual(
       expect.arrayContaining([
         "package.json",
         "README.md",
-        "drizzle/0000_init.sql",
-        "drizzle/meta/_journal.json",
-        ...["index", "db/schema", "adapters/express", "adapters/fastify", "adapters/web"].flatMap((m) => [
-          `dist/${m}.js`,
-          `dist/${m}.d.ts`,
-        ]),
+        "LICENSE",
+        ...[
+          "index",
+          "db/schema",
+          "adapters/express",
+          "adapters/fastify",
+          "adapters/web",
+          "adapters/next",
+        ].flatMap((m) => [`dist/${m}.js`, `dist/${m}.d.ts`]),
       ]),
     );
-    expect(packed.filter((path) => /^(src|test|bench)\//.test(path))).toEqual([]);
+    expect(
+      packed.filter((path) => !/^(dist\/.+\.(js|d\.ts)|package\.json|README\.md|LICENSE)$/.test(path)),
+    ).toEqual([]);
   });
 
-  it("type-checks an app importing every entry point", async () => {
-    const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
-    // tsc exits non-zero on a type error (run rejects) and prints nothing when the app type-checks.
-    await expect(run(process.execPath, [tsc, "-p", "tsconfig.json"], { cwd: project })).resolves.toEqual({
-      stdout: "",
-      stderr: "",
-    });
-  });
+  it.each(["node16", "bundler"])(
+    "type-checks an app importing every entry point, with moduleResolution %s",
+    async (resolution) => {
+      const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
+      // tsc exits non-zero on a type error (run rejects) and prints nothing when the app type-checks.
+      await expect(
+        run(process.execPath, [tsc, "-p", `tsconfig.${resolution}.json`], { cwd: project }),
+      ).resolves.toEqual({ stdout: "", stderr: "" });
+    },
+  );
 
   it.each([
     ["express", "development"],

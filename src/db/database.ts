@@ -1,8 +1,7 @@
 import { mkdirSync } from "node:fs";
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
-import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import pg from "pg";
 import * as schema from "./schema.js";
 
@@ -68,7 +67,8 @@ function prepareText(statements: readonly PreparedStatement[]): string {
 export const DEFAULT_DATA_DIR = "./.data";
 
 /**
- * Opens the database. This is the only place where the backend is chosen.
+ * Opens the database. This is the only place where the backend is chosen, and the embedded one is loaded only
+ * here, when chosen: an app on PostgreSQL never loads PGlite (27 MB) nor bundles it into a server start.
  *
  * @example
  * ```ts
@@ -87,6 +87,7 @@ export async function openDatabase(
   }
   if (option === undefined) {
     if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
+    const { PGlite } = await import("@electric-sql/pglite");
     const db = new PGlite(dataDir);
     try {
       await db.waitReady;
@@ -95,10 +96,10 @@ export async function openDatabase(
         cause: error,
       });
     }
-    return pglite(db, true);
+    return await pglite(db, true);
   }
   await option.waitReady;
-  return pglite(option, false);
+  return await pglite(option, false);
 }
 
 /** Emscripten's file-system errors carry only an errno, and print as "[object Object]". */
@@ -173,7 +174,8 @@ async function checkout(pool: pg.Pool): Promise<pg.PoolClient> {
 
 const checkedOut = new WeakSet<pg.PoolClient>();
 
-function pglite(db: PGlite, owned: boolean): Database {
+async function pglite(db: PGlite, owned: boolean): Promise<Database> {
+  const { drizzle: drizzlePglite } = await import("drizzle-orm/pglite");
   const orm = drizzlePglite(db, { schema }) as unknown as Orm;
   const held = new Set<string>();
   return {

@@ -37,6 +37,28 @@ export function usesDatabaseUrl(env: Env): boolean {
   return Boolean(env.DATABASE_URL?.trim());
 }
 
+/**
+ * What a library entry that configures itself (`clerk-user-sync/next`) reads, at its first request: the webhook
+ * secrets, DATABASE_URL and DATA_DIR as set (unchecked), and whether NODE_ENV is `production`.
+ */
+export function routeEnvironment(env: Env = process.env): {
+  secrets: Record<Environment, string | undefined>;
+  databaseUrl: string | undefined;
+  dataDir: string | undefined;
+  production: boolean;
+} {
+  const secrets = webhookSecrets(env);
+  return {
+    secrets: {
+      development: secrets.development?.trim() || undefined,
+      production: secrets.production?.trim() || undefined,
+    },
+    databaseUrl: env.DATABASE_URL?.trim() || undefined,
+    dataDir: env.DATA_DIR?.trim() || undefined,
+    production: env.NODE_ENV === "production",
+  };
+}
+
 /** PORT as given, or the default; `trigger` builds its default URL with it (`serve` validates it in loadConfig). */
 export function portOf(env: Env): string | number {
   return env.PORT?.trim() || DEFAULT_PORT;
