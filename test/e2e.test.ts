@@ -11,7 +11,7 @@ import { backends, type TestDatabase } from "./support/backends.js";
 import { ROOT } from "./support/cli.js";
 import { clerkEvent, userEvent } from "./support/fixtures.js";
 import { killStarted, LISTENING, type Program, start, terminate, within } from "./support/program.js";
-import { SECRETS, svixHeaders } from "./support/sign.js";
+import { SECRETS, signedDelivery } from "./support/sign.js";
 
 const SECRET_ENV = {
   DEV_CLERK_WEBHOOK_SECRET: SECRETS.development,
@@ -27,12 +27,8 @@ async function cli(args: string[], env: Record<string, string>) {
 }
 
 async function post(port: string, event: unknown, secret: string) {
-  const body = JSON.stringify(event);
-  const res = await fetch(`http://127.0.0.1:${port}${WEBHOOK_PATH}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", ...svixHeaders(body, { secret }) },
-    body,
-  });
+  const { body, headers } = signedDelivery(event, { secret });
+  const res = await fetch(`http://127.0.0.1:${port}${WEBHOOK_PATH}`, { method: "POST", headers, body });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
@@ -210,13 +206,16 @@ describe("the built program", () => {
           while (next < total) {
             const i = next++;
             const environment = i % 2 === 0 ? "development" : "production";
-            const body = JSON.stringify(userEvent("user.created", { id: `user_load_${i}` }));
-            const headers = svixHeaders(body, { secret: SECRETS[environment] });
-            const svixId = headers["svix-id"] as string;
+            const { body, headers, svixId } = signedDelivery(
+              userEvent("user.created", { id: `user_load_${i}` }),
+              {
+                env: environment,
+              },
+            );
             try {
               const res = await fetch(`http://127.0.0.1:${port}${WEBHOOK_PATH}`, {
                 method: "POST",
-                headers: { "content-type": "application/json", ...headers },
+                headers,
                 body,
               });
               await res.arrayBuffer();

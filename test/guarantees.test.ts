@@ -6,7 +6,7 @@ import { type ClerkEvent, clerkEvent, deletedEvent, userEvent } from "./support/
 import { CASES, session, T, U, v1, v2 } from "./support/guarantee-cases.js";
 import { type Harness, openHarness } from "./support/harness.js";
 import { expectedUser, instant, TOMBSTONES_AS_EXPECTED, USERS_AS_EXPECTED } from "./support/histories.js";
-import { SECRETS, svixHeaders } from "./support/sign.js";
+import { signedDelivery } from "./support/sign.js";
 
 describe.each(await backends())("delivery guarantees on $name", (backend) => {
   let h: Harness;
@@ -80,9 +80,8 @@ describe.each(await backends())("delivery guarantees on $name", (backend) => {
       // steps go together, in this order, and must be decided as if they came one by one.
       const sent = [session as ClerkEvent, ...steps.map((s) => s.event)].map((event, i) => {
         const step = steps[i - 1];
-        const body = JSON.stringify(event);
-        const headers = svixHeaders(body, { secret: SECRETS[step?.env ?? "development"], id: step?.id });
-        return { headers, response: h.sync.handle({ body, headers }) };
+        const delivery = signedDelivery(event, { env: step?.env, id: step?.id });
+        return { headers: delivery.headers, response: h.sync.handle(delivery) };
       });
       batches.length = 0;
       const responses = await Promise.all(sent.map((s) => s.response));
