@@ -64,10 +64,15 @@ describe.runIf(postgres)("PostgreSQL failing under a stream of deliveries", () =
   const setup = proxied(faultyProxy);
   let h: Harness;
   beforeAll(async () => {
-    h = await openHarness(setup.backend, { logLevel: "silent" });
+    h = await openHarness(setup.backend, {
+      logLevel: "silent",
+      observer: { write: (size, _seconds, ok) => writes.push([size, ok]) },
+    });
   });
   afterAll(() => h.close());
 
+  /** Each transaction the writer ran: how many deliveries, and whether it committed. */
+  const writes: [number, boolean][] = [];
   const logged = async () =>
     new Set(
       (await setup.direct().query("select svix_id from webhook_deliveries")).rows.map((r) => r.svix_id),
@@ -116,11 +121,17 @@ describe.runIf(postgres)("PostgreSQL failing under a stream of deliveries", () =
       return { status: res.status, body: JSON.parse(res.body), headers: res.headers, svixId };
     });
     await vi.waitFor(() => expect(taken.size).toBe(rest.length), WAIT);
+    const before = writes.length;
     await setup.direct().query("select pg_advisory_unlock(hashtextextended($1, 0))", lock);
     await sentFirst;
     proxy.cut("terminate");
     const cutAnswers = await record(cut, [sentFirst, ...sentRest]);
     expect(cutAnswers[0]?.status).toBe(200);
+    // The first committed alone; the others went together, and the cut failed that transaction.
+    expect(writes.slice(before, before + 2)).toEqual([
+      [1, true],
+      [rest.length, false],
+    ]);
 
     const refused = messages("refused", 10);
     proxy.cut("refuse");
