@@ -12,7 +12,7 @@ import { type SyncEvent, WEBHOOK_PATH } from "../src/index.js";
 import { backends } from "./support/backends.js";
 import { clerkEvent, userEvent } from "./support/fixtures.js";
 import { type Harness, openHarness } from "./support/harness.js";
-import { SECRETS, STRANGER_SECRET, svixHeaders } from "./support/sign.js";
+import { STRANGER_SECRET, signedDelivery } from "./support/sign.js";
 
 interface Answer {
   status: number;
@@ -28,20 +28,6 @@ type Send = (init: {
 
 const LIMIT = 64 * 1024;
 const MISORDERED = /body parser read the request/;
-
-/** A signed delivery of `event` (JSON text taken as is), with header changes (`undefined` removes). */
-function delivery(event: unknown, changes: Record<string, string | undefined> = {}, secret?: string) {
-  const body = typeof event === "string" ? event : JSON.stringify(event);
-  const headers: Record<string, string> = {
-    "content-type": "application/json",
-    ...svixHeaders(body, { secret: secret ?? SECRETS.development }),
-  };
-  for (const [name, value] of Object.entries(changes)) {
-    if (value === undefined) delete headers[name];
-    else headers[name] = value;
-  }
-  return { body, headers };
-}
 
 async function listen(server: Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -162,7 +148,7 @@ describe.each(await backends())("adapters on $name", (backend) => {
 
   it.each(WORKING)("%s: a signed user.created answers 200 applied and stores the row", async (name) => {
     const id = `user_${name.replace(/\W+/g, "_")}`;
-    const { body, headers } = delivery(userEvent("user.created", { id }), {}, SECRETS.production);
+    const { body, headers } = signedDelivery(userEvent("user.created", { id }), { env: "production" });
     const answer = await send[name]?.({ body, headers });
     expect(answer).toEqual({
       status: 200,
@@ -189,7 +175,7 @@ describe.each(await backends())("adapters on $name", (backend) => {
   it("express after plain express.json(): 500 raw_body_unavailable, nothing written, one warning", async () => {
     const send500 = send["express after plain express.json()"];
     for (const event of [clerkEvent("user.created.docs"), clerkEvent("user.updated.openapi")]) {
-      const { body, headers } = delivery(event);
+      const { body, headers } = signedDelivery(event);
       expect(await send500?.({ body, headers })).toEqual({
         status: 500,
         body: {
@@ -207,7 +193,7 @@ describe.each(await backends())("adapters on $name", (backend) => {
   });
 
   it("express after plain express.json() still reads a body that parser skipped (text/plain)", async () => {
-    const { body, headers } = delivery(clerkEvent("user.created.docs"), { "content-type": "text/plain" });
+    const { body, headers } = signedDelivery(clerkEvent("user.created.docs"), { contentType: "text/plain" });
     const answer = await send["express after plain express.json()"]?.({ body, headers });
     expect(answer?.body).toEqual({ status: "applied", environment: "development", type: "user.created" });
     expect(await h.users()).toHaveLength(1);
@@ -215,11 +201,23 @@ describe.each(await backends())("adapters on $name", (backend) => {
 
   const huge = userEvent("user.created", { public_metadata: { blob: "x".repeat(LIMIT) } });
   it.each([
-    ["no svix-id", () => delivery(clerkEvent("user.created.docs"), { "svix-id": undefined }), 400],
-    ["a stranger's signature", () => delivery(clerkEvent("user.created.docs"), {}, STRANGER_SECRET), 401],
-    ["a body over the limit", () => delivery(huge), 413],
-    ["a verified body that is not JSON", () => delivery("not json"), 422],
-    ["an event type it does not handle", () => delivery({ type: "session.created", data: { id: "s" } }), 200],
+    [
+      "no svix-id",
+      () => signedDelivery(clerkEvent("user.created.docs"), { headers: { "svix-id": undefined } }),
+      400,
+    ],
+    [
+      "a stranger's signature",
+      () => signedDelivery(clerkEvent("user.created.docs"), { secret: STRANGER_SECRET }),
+      401,
+    ],
+    ["a body over the limit", () => signedDelivery(huge), 413],
+    ["a verified body that is not JSON", () => signedDelivery("not json"), 422],
+    [
+      "an event type it does not handle",
+      () => signedDelivery({ type: "session.created", data: { id: "s" } }),
+      200,
+    ],
   ])("answers %s identically from the service and every adapter", async (_case, make, status) => {
     const expected = await send.service?.(make());
     expect(expected?.status).toBe(status);
@@ -247,7 +245,7 @@ describe.each(await backends())("adapters on $name", (backend) => {
 
   it("refuses a chunked body over the limit (no content-length) with the same 413 everywhere", async () => {
     const from = h.logs.length;
-    const { body, headers } = delivery(huge);
+    const { body, headers } = signedDelivery(huge);
     const chunked = (): ReadableStream<Uint8Array> =>
       new ReadableStream({
         start(controller) {
@@ -286,7 +284,7 @@ describe.each(await backends())("adapters on $name", (backend) => {
       status: 405,
       body: { code: "method_not_allowed", message: expect.any(String) },
     });
-    const { body, headers } = delivery(clerkEvent("user.created.docs"));
+    const { body, headers } = signedDelivery(clerkEvent("user.created.docs"));
     const read = new Request(`http://localhost${WEBHOOK_PATH}`, { method: "POST", body, headers });
     await read.text();
     const refused = await handler(read);
@@ -303,7 +301,7 @@ describe.each(await backends())("adapters on $name", (backend) => {
       await new Promise((resolve) => setImmediate(resolve));
       seen.push(event);
     };
-    const { body, headers } = delivery(clerkEvent("user.created.docs"));
+    const { body, headers, svixId } = signedDelivery(clerkEvent("user.created.docs"));
     const answer = await send.hono?.({ body, headers });
     expect(answer?.status).toBe(200);
     expect(seen).toEqual([
@@ -311,7 +309,7 @@ describe.each(await backends())("adapters on $name", (backend) => {
         environment: "development",
         type: "user.created",
         outcome: "applied",
-        svixId: headers["svix-id"],
+        svixId,
         clerkUserId: "user_29w83sxmDNGwOuEthce5gg56FcC",
         clerkOrgId: null,
         clerkMembershipId: null,
@@ -330,7 +328,7 @@ describe.each(await backends())("adapters on $name", (backend) => {
     hook = () => {
       throw new Error("downstream is down");
     };
-    const { body, headers } = delivery(clerkEvent("user.created.docs"));
+    const { body, headers } = signedDelivery(clerkEvent("user.created.docs"));
     const answer = await send["express before express.json()"]?.({ body, headers });
     expect(answer).toEqual({
       status: 200,

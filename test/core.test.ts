@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { type ClerkUserSyncOptions, createClerkUserSync, type SyncEvent } from "../src/index.js";
 import { backends } from "./support/backends.js";
 import { userEvent } from "./support/fixtures.js";
-import { SECRETS, svixHeaders } from "./support/sign.js";
+import { SECRETS, signedDelivery } from "./support/sign.js";
 
 /** The core without any framework: `handle`, `listUsers`, `close`. */
 describe.each(await backends())("the core on $name", (backend) => {
@@ -21,10 +21,6 @@ describe.each(await backends())("the core on $name", (backend) => {
     });
     return { sync, drop: () => db.drop() };
   }
-  const request = (event: unknown, secret: string = SECRETS.development) => {
-    const body = JSON.stringify(event);
-    return { body, headers: { "content-type": "application/json", ...svixHeaders(body, { secret }) } };
-  };
 
   it("answers 200 for a committed delivery even when the metrics observer and the logger throw", async () => {
     const boom = () => {
@@ -35,13 +31,15 @@ describe.each(await backends())("the core on $name", (backend) => {
       logger: { debug: boom, info: boom, warn: boom, error: boom },
     });
     try {
-      const res = await sync.handle(request(userEvent("user.created", { id: "user_observed" })));
+      const res = await sync.handle(signedDelivery(userEvent("user.created", { id: "user_observed" })));
       expect(res.status).toBe(200);
       expect(JSON.parse(res.body)).toMatchObject({ status: "applied" });
       expect(await sync.getUser({ clerkUserId: "user_observed", environment: "development" })).toMatchObject({
         clerkUserId: "user_observed",
       });
-      const refused = await sync.handle(request(userEvent("user.created", {}), "whsec_c3RyYW5nZXI="));
+      const refused = await sync.handle(
+        signedDelivery(userEvent("user.created", {}), { secret: "whsec_c3RyYW5nZXI=" }),
+      );
       expect(refused.status).toBe(401);
     } finally {
       await sync.close();
@@ -66,10 +64,10 @@ describe.each(await backends())("the core on $name", (backend) => {
         seen.push(event);
       },
     });
-    const answer = sync.handle(request(userEvent("user.created", { id: "user_in_flight" })));
+    const answer = sync.handle(signedDelivery(userEvent("user.created", { id: "user_in_flight" })));
     await hookEntered;
     const closed = sync.close();
-    const late = await sync.handle(request(userEvent("user.created", { id: "user_late" })));
+    const late = await sync.handle(signedDelivery(userEvent("user.created", { id: "user_late" })));
     expect(late.status).toBe(503);
     expect(JSON.parse(late.body)).toEqual({ code: "shutting_down", message: expect.any(String) });
     let finished = false;
@@ -95,7 +93,9 @@ describe.each(await backends())("the core on $name", (backend) => {
         ["user_c", SECRETS.development],
         ["user_a", SECRETS.production],
       ] as const) {
-        expect((await sync.handle(request(userEvent("user.created", { id }), secret))).status).toBe(200);
+        expect(
+          (await sync.handle(signedDelivery(userEvent("user.created", { id }), { secret }))).status,
+        ).toBe(200);
       }
       const ids = (page: { users: { environment: string; clerkUserId: string }[] }) =>
         page.users.map((u) => `${u.environment}:${u.clerkUserId}`);
@@ -132,13 +132,15 @@ describe.each(await backends())("the core on $name", (backend) => {
     };
     try {
       for (let n = 0; n < 10; n++) {
-        expect(JSON.parse((await sync.handle(request(event(n, 1)))).body)).toMatchObject({
+        expect(JSON.parse((await sync.handle(signedDelivery(event(n, 1)))).body)).toMatchObject({
           status: "applied",
         });
       }
       const before = await page();
       expect(before).toBe("0");
-      expect(JSON.parse((await sync.handle(request(event(0, 2)))).body)).toMatchObject({ status: "applied" });
+      expect(JSON.parse((await sync.handle(signedDelivery(event(0, 2)))).body)).toMatchObject({
+        status: "applied",
+      });
       expect(await page()).toBe(before);
     } finally {
       await sync.close();
@@ -175,8 +177,7 @@ describe("a database that accepts connections but never answers", () => {
       logger: { debug() {}, info() {}, warn() {}, error() {} },
     });
     try {
-      const body = JSON.stringify(userEvent("user.created", {}));
-      const res = await sync.handle({ body, headers: svixHeaders(body, { secret: SECRETS.development }) });
+      const res = await sync.handle(signedDelivery(userEvent("user.created", {})));
       expect(res.status).toBe(503);
       expect(JSON.parse(res.body)).toMatchObject({ code: "storage_unavailable" });
     } finally {

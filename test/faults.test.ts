@@ -1,12 +1,13 @@
 import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { StorageUnavailableError } from "../src/errors.js";
 import { type Backend, backends, type TestDatabase } from "./support/backends.js";
 import { type ClerkEvent, userEvent } from "./support/fixtures.js";
 import { type Harness, openHarness, type Posted } from "./support/harness.js";
 import { type LostReplyProxy, lostReplyProxy } from "./support/lost-reply.js";
 import { type FaultyProxy, faultyProxy } from "./support/proxy.js";
+import { signedDelivery } from "./support/sign.js";
 
 const all = await backends();
 const postgres = all.find((b) => b.name === "postgres");
@@ -14,6 +15,9 @@ const pglite = all.find((b) => b.name === "pglite") as Backend;
 
 /** What a client sees for a delivery the database did not take: the catalogue's words, no driver text. */
 const UNAVAILABLE = { code: "storage_unavailable", message: new StorageUnavailableError().message };
+
+/** How long a test waits for a condition, checking it every few milliseconds. */
+const WAIT = { timeout: 10_000, interval: 5 };
 
 /** One message: a user.created of its own user, under a fixed svix-id. */
 interface Message {
@@ -60,10 +64,15 @@ describe.runIf(postgres)("PostgreSQL failing under a stream of deliveries", () =
   const setup = proxied(faultyProxy);
   let h: Harness;
   beforeAll(async () => {
-    h = await openHarness(setup.backend, { logLevel: "silent" });
+    h = await openHarness(setup.backend, {
+      logLevel: "silent",
+      observer: { write: (size, _seconds, ok) => writes.push([size, ok]) },
+    });
   });
   afterAll(() => h.close());
 
+  /** Each transaction the writer ran: how many deliveries, and whether it committed. */
+  const writes: [number, boolean][] = [];
   const logged = async () =>
     new Set(
       (await setup.direct().query("select svix_id from webhook_deliveries")).rows.map((r) => r.svix_id),
@@ -92,15 +101,37 @@ describe.runIf(postgres)("PostgreSQL failing under a stream of deliveries", () =
     const lock = [`development:user:${first.event.data.id}`];
     await setup.direct().query("select pg_advisory_lock(hashtextextended($1, 0))", lock);
     const sentFirst = post(first);
-    const waiting = "select 1 from pg_locks where locktype = 'advisory' and not granted";
-    while ((await setup.direct().query(waiting)).rowCount === 0) await new Promise((r) => setTimeout(r, 5));
-    const sentRest = rest.map(post);
-    await new Promise((r) => setTimeout(r, 50));
+    const waiting = `select 1 from pg_locks where locktype = 'advisory' and not granted
+      and database = (select oid from pg_database where datname = current_database())`;
+    await vi.waitFor(async () => expect((await setup.direct().query(waiting)).rowCount).toBe(1), WAIT);
+    // The others go to the core as requests that note when it reads their body: it reads it once the delivery is
+    // admitted and queues it in the same synchronous step (verify, decode, write). All read, all wait in the
+    // writer's queue behind the blocked transaction.
+    const taken = new Set<string>();
+    const sentRest = rest.map(async (m): Promise<Posted> => {
+      const { body, headers, svixId } = signedDelivery(m.event, { id: m.id });
+      const request = {
+        headers,
+        get body() {
+          taken.add(svixId);
+          return body;
+        },
+      };
+      const res = await h.sync.handle(request);
+      return { status: res.status, body: JSON.parse(res.body), headers: res.headers, svixId };
+    });
+    await vi.waitFor(() => expect(taken.size).toBe(rest.length), WAIT);
+    const before = writes.length;
     await setup.direct().query("select pg_advisory_unlock(hashtextextended($1, 0))", lock);
     await sentFirst;
     proxy.cut("terminate");
     const cutAnswers = await record(cut, [sentFirst, ...sentRest]);
     expect(cutAnswers[0]?.status).toBe(200);
+    // The first committed alone; the others went together, and the cut failed that transaction.
+    expect(writes.slice(before, before + 2)).toEqual([
+      [1, true],
+      [rest.length, false],
+    ]);
 
     const refused = messages("refused", 10);
     proxy.cut("refuse");

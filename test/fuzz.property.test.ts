@@ -1,4 +1,4 @@
-import { createHmac, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,7 +8,7 @@ import { backends } from "./support/backends.js";
 import { userEvent } from "./support/fixtures.js";
 import { type Harness, openHarness } from "./support/harness.js";
 import { rawExchange } from "./support/raw-http.js";
-import { SECRETS, STRANGER_SECRET } from "./support/sign.js";
+import { SECRETS, STRANGER_SECRET, signature } from "./support/sign.js";
 
 /**
  * Mutated deliveries at the HTTP level (#14, 8): bodies (bytes, truncation, escapes, nesting, lengths, any JSON),
@@ -20,13 +20,6 @@ import { SECRETS, STRANGER_SECRET } from "./support/sign.js";
 const SEED = 20261129;
 const BODY_LIMIT = 64 * 1024;
 const OUTCOMES = ["applied", "duplicate", "stale", "ignored"];
-
-/** Signs bytes as Svix does (over the exact bytes, which here are always valid UTF-8 when the case is signed). */
-function sign(secret: string, id: string, timestamp: string, body: Buffer): string {
-  const key = Buffer.from(secret.slice("whsec_".length), "base64");
-  const mac = createHmac("sha256", key).update(`${id}.${timestamp}.`).update(body).digest("base64");
-  return `v1,${mac}`;
-}
 
 const bodyMutation = fc.oneof(
   fc.record({ kind: fc.constant("none" as const) }),
@@ -158,19 +151,19 @@ function build(b: MutationOf<typeof bodyMutation>, h: MutationOf<typeof headerMu
   const secret = { development: SECRETS.development, production: SECRETS.production }[
     h.signer as "development" | "production"
   ];
-  const signature = {
-    development: () => sign(SECRETS.development, id, timestamp, signed),
-    production: () => sign(SECRETS.production, id, timestamp, signed),
-    stranger: () => sign(STRANGER_SECRET, id, timestamp, signed),
+  const signatureHeader = {
+    development: () => signature(SECRETS.development, id, timestamp, signed),
+    production: () => signature(SECRETS.production, id, timestamp, signed),
+    stranger: () => signature(STRANGER_SECRET, id, timestamp, signed),
     garbage: () => "v1,bm90IGEgc2lnbmF0dXJl v2,xyz ,,, v1",
     list: () =>
-      `v1a,x ${sign(STRANGER_SECRET, id, timestamp, signed)} ${sign(SECRETS.production, id, timestamp, signed)}`,
+      `v1a,x ${signature(STRANGER_SECRET, id, timestamp, signed)} ${signature(SECRETS.production, id, timestamp, signed)}`,
     none: () => "",
   }[h.signer]();
   const headers: Record<string, string> = {
     "svix-id": id,
     "svix-timestamp": timestamp,
-    "svix-signature": signature,
+    "svix-signature": signatureHeader,
   };
   if (h.contentType) headers["content-type"] = h.contentType;
   if (h.drop) delete headers[h.drop];

@@ -6,7 +6,7 @@ import { type ClerkEvent, clerkEvent, deletedEvent, userEvent } from "./support/
 import { CASES, session, T, U, v1, v2 } from "./support/guarantee-cases.js";
 import { type Harness, openHarness } from "./support/harness.js";
 import { expectedUser, instant, TOMBSTONES_AS_EXPECTED, USERS_AS_EXPECTED } from "./support/histories.js";
-import { SECRETS, svixHeaders } from "./support/sign.js";
+import { signedDelivery } from "./support/sign.js";
 
 describe.each(await backends())("delivery guarantees on $name", (backend) => {
   let h: Harness;
@@ -80,9 +80,8 @@ describe.each(await backends())("delivery guarantees on $name", (backend) => {
       // steps go together, in this order, and must be decided as if they came one by one.
       const sent = [session as ClerkEvent, ...steps.map((s) => s.event)].map((event, i) => {
         const step = steps[i - 1];
-        const body = JSON.stringify(event);
-        const headers = svixHeaders(body, { secret: SECRETS[step?.env ?? "development"], id: step?.id });
-        return { headers, response: h.sync.handle({ body, headers }) };
+        const delivery = signedDelivery(event, { env: step?.env, id: step?.id });
+        return { svixId: delivery.svixId, response: h.sync.handle(delivery) };
       });
       batches.length = 0;
       const responses = await Promise.all(sent.map((s) => s.response));
@@ -97,9 +96,9 @@ describe.each(await backends())("delivery guarantees on $name", (backend) => {
       expect(await query(TOMBSTONES_AS_EXPECTED)).toEqual(tombstones);
       const logged = (await h.deliveries()).map((d) => [d.svix_id, d.outcome]);
       const decided = steps.flatMap((s, i) =>
-        s.outcome === "duplicate" ? [] : [[sent[i + 1]?.headers["svix-id"], s.outcome]],
+        s.outcome === "duplicate" ? [] : [[sent[i + 1]?.svixId, s.outcome]],
       );
-      expect(logged.sort()).toEqual([[sent[0]?.headers["svix-id"], "ignored"], ...decided].sort());
+      expect(logged.sort()).toEqual([[sent[0]?.svixId, "ignored"], ...decided].sort());
     },
   );
 

@@ -7,18 +7,17 @@ import { backends } from "./support/backends.js";
 import { userEvent } from "./support/fixtures.js";
 import { type Harness, openHarness } from "./support/harness.js";
 import { rawExchange } from "./support/raw-http.js";
-import { svixHeaders } from "./support/sign.js";
+import { signedDelivery } from "./support/sign.js";
 
 /** Personal data carried by the malformed requests below: none of it may reach a log line, at any level. */
 const EMAIL = "ada.lovelace.4411@analytical.example";
 const CANARY = "raw-bytes-canary-8f14e45f";
 
 function signedRequest(body: string, extra: string[] = [], length = Buffer.byteLength(body)): string {
-  const headers = svixHeaders(body);
+  const { headers } = signedDelivery(body);
   return [
     `POST ${WEBHOOK_PATH} HTTP/1.1`,
     "Host: localhost",
-    "Content-Type: application/json",
     ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
     `Content-Length: ${length}`,
     ...extra,

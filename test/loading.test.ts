@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { backends } from "./support/backends.js";
 import { userEvent } from "./support/fixtures.js";
-import { SECRETS, svixHeaders } from "./support/sign.js";
+import { SECRETS, signedDelivery } from "./support/sign.js";
 
 /**
  * What an app loads with each library entry: the built entry points (dist/, as published), imported in a child
@@ -61,7 +61,6 @@ async function load(entry: string, use: "import" | "core" | "next", database: st
   const url = pathToFileURL(join(ROOT, exportsMap[entry]?.default ?? "")).href;
   const log = join(work, `${Math.random().toString(36).slice(2)}.log`);
   writeFileSync(log, "");
-  const body = JSON.stringify(userEvent("user.created", { id: `user_loading_${use}` }));
   const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", PROGRAM], {
     cwd: work,
     env: {
@@ -69,7 +68,7 @@ async function load(entry: string, use: "import" | "core" | "next", database: st
       LOADED_LOG: log,
       ENTRY: url,
       USE: use,
-      DELIVERY: JSON.stringify({ body, headers: svixHeaders(body) }),
+      DELIVERY: JSON.stringify(signedDelivery(userEvent("user.created", { id: `user_loading_${use}` }))),
       DEV_CLERK_WEBHOOK_SECRET: SECRETS.development,
       ...(database ? { DATABASE_URL: database } : {}),
     },

@@ -18,7 +18,7 @@ import {
   worlds,
 } from "./support/histories.js";
 import { killStarted, LISTENING, type Program, start, terminate } from "./support/program.js";
-import { SECRETS, svixHeaders } from "./support/sign.js";
+import { SECRETS, signedDelivery } from "./support/sign.js";
 
 const postgres = (await backends()).find((b) => b.name === "postgres");
 
@@ -46,15 +46,8 @@ async function send(
   instance: Instance,
   d: Delivery,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
-  const body = JSON.stringify(d.event);
-  const res = await fetch(`${instance.url}${WEBHOOK_PATH}`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      ...svixHeaders(body, { secret: SECRETS[d.env], id: d.id }),
-    },
-    body,
-  });
+  const { body, headers } = signedDelivery(d.event, { env: d.env, id: d.id });
+  const res = await fetch(`${instance.url}${WEBHOOK_PATH}`, { method: "POST", headers, body });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 

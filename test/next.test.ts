@@ -9,7 +9,7 @@ import type { Logger } from "../src/sync.js";
 import { ADMIN_URL, backends, type TestDatabase } from "./support/backends.js";
 import { userEvent } from "./support/fixtures.js";
 import { faultyProxy } from "./support/proxy.js";
-import { SECRETS, svixHeaders } from "./support/sign.js";
+import { SECRETS, signedDelivery } from "./support/sign.js";
 
 /**
  * clerk-user-sync/next as a route file uses it: the handlers called with Web Requests, the settings read from an
@@ -19,12 +19,8 @@ const URL_ = "http://localhost/api/user/webhook/clerk";
 const ENV = { DEV_CLERK_WEBHOOK_SECRET: SECRETS.development, PROD_CLERK_WEBHOOK_SECRET: SECRETS.production };
 
 function delivery(id: string, secret: string = SECRETS.development): Request {
-  const body = JSON.stringify(userEvent("user.created", { id }));
-  return new Request(URL_, {
-    method: "POST",
-    body,
-    headers: { "content-type": "application/json", ...svixHeaders(body, { secret }) },
-  });
+  const { body, headers } = signedDelivery(userEvent("user.created", { id }), { secret });
+  return new Request(URL_, { method: "POST", body, headers });
 }
 
 async function answer(response: Response) {

@@ -5,7 +5,7 @@ import { buildServer } from "../src/service/server.js";
 import { backends } from "./support/backends.js";
 import { clerkEvent, ORGANIZATION_TYPES, type OrganizationType, userEvent } from "./support/fixtures.js";
 import { type Harness, openHarness } from "./support/harness.js";
-import { SECRETS, STRANGER_SECRET, svixHeaders } from "./support/sign.js";
+import { SECRETS, STRANGER_SECRET, signedDelivery } from "./support/sign.js";
 
 /** One sample of a Prometheus text exposition, matched on its exact label set; undefined when absent. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -250,7 +250,7 @@ describe.each(await backends())("operating the service on $name", (backend) => {
     const from = h.logs.length;
     const signatures: string[] = [];
     const post = async (body: string, secret: string, expected: number) => {
-      const headers = svixHeaders(body, { secret });
+      const { headers } = signedDelivery(body, { secret });
       signatures.push(headers["svix-signature"] as string);
       const res = await h.post(body, { headers });
       expect(res.status, body.slice(0, 40)).toBe(expected);

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { clerkEvent, userEvent } from "./support/fixtures.js";
-import { SECRETS, svixHeaders } from "./support/sign.js";
+import { SECRETS, signedDelivery } from "./support/sign.js";
 
 /**
  * The package as a user gets it: built from a copy of the sources (so the shared dist/ of a running suite is
@@ -182,11 +182,11 @@ describe("the packed package, installed in another project", () => {
   }
 
   async function post(app: string, event: unknown, options: { secret?: string; path?: string } = {}) {
-    const body = JSON.stringify(event);
+    const { body, headers } = signedDelivery(event, { secret: options.secret });
     const response = await fetch(`${apps[app]?.base}${options.path ?? WEBHOOK}`, {
       method: "POST",
       body,
-      headers: { "content-type": "application/json", ...svixHeaders(body, { secret: options.secret }) },
+      headers,
     });
     return { status: response.status, body: await response.json() };
   }

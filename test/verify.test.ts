@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { InvalidSignatureError, MissingHeadersError } from "../src/errors.js";
 import { createVerifier, secretProblems, sign, splitSecrets } from "../src/verify.js";
 import { signatureVectors } from "./support/fixtures.js";
-import { SECRETS, STRANGER_SECRET, signature } from "./support/sign.js";
+import { SECRETS, STRANGER_SECRET, signature, signedDelivery } from "./support/sign.js";
 
 const { vectors, known_invalid_signature } = signatureVectors();
 const headersOf = (values: Record<string, string>) => (name: string) => values[name];
@@ -39,11 +39,7 @@ describe("the verifier (Standard Webhooks v1 on node:crypto, with an injected cl
     const now = new Date();
     const ts = Math.floor(now.getTime() / 1000);
     const verify = createVerifier(SECRETS, () => now);
-    const sign = (secret: string) => ({
-      "svix-id": "msg_1",
-      "svix-timestamp": String(ts),
-      "svix-signature": signature(secret, "msg_1", ts, "{}"),
-    });
+    const sign = (secret: string) => signedDelivery("{}", { secret, id: "msg_1", timestamp: ts }).headers;
     expect(verify("{}", headersOf(sign(SECRETS.development))).environment).toBe("development");
     expect(verify("{}", headersOf(sign(SECRETS.production))).environment).toBe("production");
     expect(() => verify("{}", headersOf(sign(STRANGER_SECRET)))).toThrow(InvalidSignatureError);
@@ -57,22 +53,13 @@ describe("the verifier (Standard Webhooks v1 on node:crypto, with an injected cl
       [STRANGER_SECRET, 300],
       [SECRETS.development, -300],
     ] as const) {
-      const t = ts + offset;
-      const headers = {
-        "svix-id": "m",
-        "svix-timestamp": String(t),
-        "svix-signature": signature(secret, "m", t, "x"),
-      };
+      const { headers } = signedDelivery("x", { secret, id: "m", timestamp: ts + offset });
       expect(verify("x", headersOf(headers)).environment).toBe("development");
     }
-    const late = ts - 301;
-    const headers = { "svix-id": "m", "svix-timestamp": String(late) };
-    expect(() =>
-      verify(
-        "x",
-        headersOf({ ...headers, "svix-signature": signature(SECRETS.development, "m", late, "x") }),
-      ),
-    ).toThrowError(expect.objectContaining({ reason: "timestamp_too_old" }));
+    const { headers } = signedDelivery("x", { id: "m", timestamp: ts - 301 });
+    expect(() => verify("x", headersOf(headers))).toThrowError(
+      expect.objectContaining({ reason: "timestamp_too_old" }),
+    );
   });
 
   it("names every missing header", () => {

@@ -6,7 +6,7 @@ import { backends } from "./support/backends.js";
 import { type ClerkEvent, deletedEvent, userEvent } from "./support/fixtures.js";
 import { type Harness, openHarness } from "./support/harness.js";
 import { TOMBSTONES_AS_EXPECTED, USERS_AS_EXPECTED } from "./support/histories.js";
-import { SECRETS, svixHeaders } from "./support/sign.js";
+import { signedDelivery } from "./support/sign.js";
 
 /** One delivery: an event, and the `svix-id` to send it under when it is a re-send. */
 interface Send {
@@ -54,10 +54,7 @@ describe.each(await backends())("group commit on $name", (backend) => {
 
   /** Signs every delivery, then hands them all to the core at once, in this order. */
   async function atOnce(sends: Send[]) {
-    const requests = sends.map(({ event, id }) => {
-      const body = JSON.stringify(event);
-      return { body, headers: svixHeaders(body, { secret: SECRETS.development, id }) };
-    });
+    const requests = sends.map(({ event, id }) => signedDelivery(event, { id }));
     const responses = await Promise.all(requests.map((request) => h.sync.handle(request)));
     return responses.map((r) => ({ status: r.status, body: JSON.parse(r.body) as Record<string, unknown> }));
   }
@@ -198,10 +195,7 @@ describe.each(await backends())("group commit on $name", (backend) => {
       const sends = ["user_primer", "user_e", "user_f", "user_g", "user_h", "user_i"].map((id) => ({
         event: created(id, 1000),
       }));
-      const requests = sends.map(({ event }) => {
-        const body = JSON.stringify(event);
-        return { body, headers: svixHeaders(body, { secret: SECRETS.development }) };
-      });
+      const requests = sends.map(({ event }) => signedDelivery(event));
       const answers = await Promise.all(requests.map((request) => small.sync.handle(request)));
       expect(answers.map((a) => a.status)).toEqual(sends.map(() => 200));
       expect(writes.map((w) => w.size)).toEqual([1, 2, 2, 1]);

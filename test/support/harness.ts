@@ -12,15 +12,7 @@ import {
 import { createMetrics } from "../../src/service/metrics.js";
 import { buildServer, type ServerParts } from "../../src/service/server.js";
 import type { Backend, TestDatabase } from "./backends.js";
-import { SECRETS, type SignOptions, svixHeaders } from "./sign.js";
-
-export interface PostOptions extends SignOptions {
-  /** Which instance signs it (development by default); ignored when `secret` is given. */
-  env?: "development" | "production";
-  /** Headers to add or, with `undefined`, remove. */
-  headers?: Record<string, string | undefined>;
-  contentType?: string;
-}
+import { SECRETS, type SignOptions, signedDelivery } from "./sign.js";
 
 export interface Posted {
   status: number;
@@ -38,7 +30,8 @@ export interface Harness {
   logs: string[];
   /** The refusals the console lists (fed by the core's observer). */
   refusals: RefusalLog;
-  post(event: unknown, options?: PostOptions): Promise<Posted>;
+  /** Posts `event` signed by `signedDelivery` (with these options) to the webhook route. */
+  post(event: unknown, options?: SignOptions): Promise<Posted>;
   users(): Promise<Record<string, unknown>[]>;
   tombstones(): Promise<Record<string, unknown>[]>;
   deliveries(): Promise<Record<string, unknown>[]>;
@@ -120,24 +113,9 @@ export async function openHarness(
     logs,
     refusals,
     async post(event, options = {}) {
-      const body = typeof event === "string" ? event : JSON.stringify(event);
-      const secret = options.secret ?? SECRETS[options.env ?? "development"];
-      const signed = svixHeaders(body, { ...options, secret });
-      const headers: Record<string, string> = {
-        "content-type": options.contentType ?? "application/json",
-        ...signed,
-      };
-      for (const [name, value] of Object.entries(options.headers ?? {})) {
-        if (value === undefined) delete headers[name];
-        else headers[name] = value;
-      }
+      const { body, headers, svixId } = signedDelivery(event, options);
       const response = await app.inject({ method: "POST", url: WEBHOOK_PATH, headers, payload: body });
-      return {
-        status: response.statusCode,
-        body: response.json(),
-        headers: response.headers,
-        svixId: signed["svix-id"] as string,
-      };
+      return { status: response.statusCode, body: response.json(), headers: response.headers, svixId };
     },
     users: () => query("select * from users order by environment, clerk_user_id"),
     tombstones: () => query("select * from user_tombstones order by environment, clerk_user_id"),
