@@ -8,7 +8,7 @@ import { type ClerkUserSync, WEBHOOK_PATH } from "../sync.js";
  * added its request and reply objects, its async hooks, its content-type parser and its reply serialisation. Measured
  * (docs/performance.md, 2026-11-29, 2 shared vCPUs): Fastify was 6% of the server's main thread a delivery (4.1 of
  * 65 µs), this route is 1.8 µs; the HTTP layer alone (a core that answers at once, both servers loaded side by side)
- * went from 19 to 16 µs of CPU a request; with the database, 2–18% fewer µs of server CPU a delivery and about 5%
+ * went from 19 to 16 µs of CPU a request; with the database, 2–18% fewer µs of server CPU a delivery and about 6%
  * more deliveries/s in paired runs. Everything else (other methods on this path, health, metrics, the console,
  * 404s, a request without the Host HTTP/1.1 requires) still goes through Fastify, which the library's users mount
  * too (src/adapters/fastify.ts). This route answers exactly as that plugin does: the same core, the same
