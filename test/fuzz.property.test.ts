@@ -212,13 +212,30 @@ describe.each((await backends()).slice(0, 1))("fuzzed deliveries on $name", (bac
     expect(written, text).toBe(status < 300 && body.status !== "duplicate" ? 1 : 0);
   }
 
-  it("keeps the contract for 2,000 mutated deliveries (in-process)", async () => {
+  it("keeps the contract for 2,000 mutated deliveries (in-process, through Fastify's plugin)", async () => {
     await fc.assert(
       fc.asyncProperty(bodyMutation, headerMutation, async (b, hm) => {
         const { headers, body, validlySigned } = build(b, hm);
         const before = await deliveryCount();
         const res = await h.app.inject({ method: "POST", url: WEBHOOK_PATH, headers, payload: body });
         await check(res.statusCode, res.body, validlySigned, before);
+      }),
+      { seed: SEED, numRuns: 2000 },
+    );
+  }, 120_000);
+
+  it("keeps the contract for 2,000 mutated deliveries (real socket, the service's node:http route)", async () => {
+    await fc.assert(
+      fc.asyncProperty(bodyMutation, headerMutation, async (b, hm) => {
+        const { headers, body, validlySigned } = build(b, hm);
+        const lines = [`POST ${WEBHOOK_PATH} HTTP/1.1`, "Host: localhost", "Connection: close"];
+        for (const [name, value] of Object.entries(headers)) lines.push(`${name}: ${value}`);
+        lines.push(`Content-Length: ${body.length}`);
+        const before = await deliveryCount();
+        const answer = await rawExchange(port, [
+          Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1"), body]),
+        ]);
+        await check(answer.status, answer.body, validlySigned, before);
       }),
       { seed: SEED, numRuns: 2000 },
     );

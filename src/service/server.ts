@@ -1,5 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
-import type { IncomingMessage } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import Fastify, {
   type FastifyBaseLogger,
@@ -16,6 +16,7 @@ import { BadRequestError, NotFoundError, NotReadyError, UnauthorizedError } from
 import { errorResponse, type FailureResponse } from "../response.js";
 import type { ClerkUserSync } from "../sync.js";
 import type { Metrics } from "./metrics.js";
+import { webhookRoute } from "./webhook-route.js";
 
 /** How long a request may take to arrive, by default: its headers 10 s, the whole of it 30 s. */
 export const DEFAULT_TIMEOUTS = { headersMs: 10_000, requestMs: 30_000 } as const;
@@ -59,6 +60,37 @@ export function buildServer({
     logger.warn({ code: refusal.code }, "request refused");
     return refusal;
   };
+  // Requests being answered, per connection, for the client-error handler below.
+  const inFlight = new WeakMap<Socket, { requests: Set<IncomingMessage>; after: (() => void)[] }>();
+  const track = (request: IncomingMessage, response: ServerResponse) => {
+    const socket = request.socket;
+    let busy = inFlight.get(socket);
+    if (!busy) {
+      busy = { requests: new Set(), after: [] };
+      inFlight.set(socket, busy);
+    }
+    busy.requests.add(request);
+    response.once("close", () => {
+      const done = inFlight.get(socket);
+      if (done?.requests.delete(request) && done.requests.size === 0) {
+        for (const next of done.after.splice(0)) next();
+      }
+    });
+  };
+  let closing = false;
+  // The webhook POST is served straight from node:http (src/service/webhook-route.ts); a request without the Host
+  // HTTP/1.1 requires goes to Fastify, whose hook below refuses it.
+  const webhook = webhookRoute(sync, () => closing);
+  const hasHost = (request: IncomingMessage) =>
+    request.headers.host !== undefined || request.httpVersionMajor !== 1 || request.httpVersionMinor !== 1;
+  const http = {
+    headersTimeout: timeouts.headersMs,
+    requestTimeout: timeouts.requestMs,
+    // Node checks both timeouts on this interval (30 s by default, which would let a deadline slip by as much).
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(timeouts.headersMs / 4))),
+    // Node answers a missing Host with an empty 400 of its own; the hook below gives the contract's instead.
+    requireHostHeader: false,
+  };
   // Request logging is off: the core logs one line per delivery, without personal data.
   const app: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -68,13 +100,16 @@ export function buildServer({
     // kept-alive connection is served (and the connection then closed): the core commits it or answers our own
     // 503 shutting_down, in the contract's { code, message } shape.
     return503OnClosing: false,
-    requestTimeout: timeouts.requestMs,
-    http: {
-      headersTimeout: timeouts.headersMs,
-      // Node checks both timeouts on this interval (30 s by default, which would let a deadline slip by as much).
-      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(timeouts.headersMs / 4))),
-      // Node answers a missing Host with an empty 400 of its own; the hook below gives the contract's instead.
-      requireHostHeader: false,
+    serverFactory(fastify) {
+      const server = createServer(http, (request, response) => {
+        track(request, response);
+        if (!(hasHost(request) && webhook(request, response))) fastify(request, response);
+      });
+      // What Fastify sets on a server it creates itself.
+      server.keepAliveTimeout = 72_000;
+      server.requestTimeout = timeouts.requestMs;
+      server.headersTimeout = timeouts.headersMs;
+      return server;
     },
     // A URL Fastify's router cannot decode (`/%c0`) would get Fastify's own body.
     frameworkErrors: (error, _request, reply) => send(reply, refused(errorResponse(error))),
@@ -93,20 +128,8 @@ export function buildServer({
       } else writeRaw(socket, refusal);
     },
   });
-  app.server.headersTimeout = timeouts.headersMs;
-
-  // Requests being answered, per connection, for the client-error handler above.
-  const inFlight = new WeakMap<Socket, { requests: Set<IncomingMessage>; after: (() => void)[] }>();
-  app.addHook("onRequest", async (request) => {
-    const busy = inFlight.get(request.raw.socket) ?? { requests: new Set(), after: [] };
-    busy.requests.add(request.raw);
-    inFlight.set(request.raw.socket, busy);
-  });
-  app.addHook("onResponse", async (request) => {
-    const busy = inFlight.get(request.raw.socket);
-    if (busy?.requests.delete(request.raw) && busy.requests.size === 0) {
-      for (const next of busy.after.splice(0)) next();
-    }
+  app.addHook("preClose", async () => {
+    closing = true;
   });
 
   app.addHook("onRequest", async (request, reply) => {

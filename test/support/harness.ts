@@ -1,3 +1,5 @@
+import { Agent, request } from "node:http";
+import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
@@ -106,6 +108,17 @@ export async function openHarness(
   });
   await app.ready();
   const query = (sql: string) => sync.database.query<Record<string, unknown>>(sql);
+  // Deliveries go over a real socket, as Svix sends them: the service serves the webhook POST from node:http
+  // (src/service/webhook-route.ts), a path `app.inject()` would not take. The server listens at the first post,
+  // unless the test made it listen before.
+  const agent = new Agent({ keepAlive: true });
+  let listening: Promise<number> | undefined;
+  const port = () => {
+    listening ??= app.server.listening
+      ? Promise.resolve((app.server.address() as AddressInfo).port)
+      : app.listen({ port: 0, host: "127.0.0.1" }).then(() => (app.server.address() as AddressInfo).port);
+    return listening;
+  };
   return {
     sync,
     app,
@@ -114,8 +127,8 @@ export async function openHarness(
     refusals,
     async post(event, options = {}) {
       const { body, headers, svixId } = signedDelivery(event, options);
-      const response = await app.inject({ method: "POST", url: WEBHOOK_PATH, headers, payload: body });
-      return { status: response.statusCode, body: response.json(), headers: response.headers, svixId };
+      const response = await send(agent, await port(), headers, body);
+      return { ...response, svixId };
     },
     users: () => query("select * from users order by environment, clerk_user_id"),
     tombstones: () => query("select * from user_tombstones order by environment, clerk_user_id"),
@@ -142,9 +155,38 @@ export async function openHarness(
       };
     },
     async close() {
+      agent.destroy();
       await app.close();
       await sync.close();
       await db.drop();
     },
   };
+}
+
+/** One POST of the webhook over HTTP/1.1, its answer read whole. */
+function send(
+  agent: Agent,
+  port: number,
+  headers: Record<string, string>,
+  body: string,
+): Promise<Omit<Posted, "svixId">> {
+  return new Promise((resolve, reject) => {
+    const outgoing = request(
+      { agent, host: "127.0.0.1", port, method: "POST", path: WEBHOOK_PATH, headers },
+      (incoming) => {
+        const chunks: Buffer[] = [];
+        incoming.on("data", (chunk: Buffer) => chunks.push(chunk));
+        incoming.on("error", reject);
+        incoming.on("end", () =>
+          resolve({
+            status: incoming.statusCode ?? 0,
+            body: JSON.parse(Buffer.concat(chunks).toString("utf8")) as Record<string, unknown>,
+            headers: incoming.headers,
+          }),
+        );
+      },
+    );
+    outgoing.on("error", reject);
+    outgoing.end(body);
+  });
 }
