@@ -3,7 +3,7 @@ import { CONSOLE_HEADERS } from "../src/console/plugin.js";
 import { createRefusalLog } from "../src/console/refusals.js";
 import type { ErrorCode } from "../src/errors.js";
 import { backends } from "./support/backends.js";
-import { deletedEvent, userEvent } from "./support/fixtures.js";
+import { deletedEvent, EXAMPLE_TYPES, userEvent } from "./support/fixtures.js";
 import { type Harness, openHarness } from "./support/harness.js";
 import { SECRETS, STRANGER_SECRET } from "./support/sign.js";
 
@@ -351,17 +351,7 @@ describe.each(await backends())("the console's API on $name", (backend) => {
         { environment: "production", configured: true },
       ],
       database: backend.name,
-      examples: [
-        "user.created",
-        "user.updated",
-        "user.deleted",
-        "organization.created",
-        "organization.updated",
-        "organization.deleted",
-        "organizationMembership.created",
-        "organizationMembership.updated",
-        "organizationMembership.deleted",
-      ],
+      examples: EXAMPLE_TYPES,
     });
     expect((await open("/console/api/deliveries", "localhost:3000")).statusCode).toBe(200);
     // A page elsewhere whose name was rebound to 127.0.0.1 reads nothing.

@@ -9,7 +9,7 @@ import { openDatabase } from "../src/db/database.js";
 import { WEBHOOK_PATH } from "../src/index.js";
 import { backends, type TestDatabase } from "./support/backends.js";
 import { ROOT } from "./support/cli.js";
-import { clerkEvent, userEvent } from "./support/fixtures.js";
+import { clerkEvent, EXAMPLE_TYPES, userEvent } from "./support/fixtures.js";
 import { killStarted, LISTENING, type Program, start, terminate, within } from "./support/program.js";
 import { SECRETS, signedDelivery } from "./support/sign.js";
 
@@ -150,17 +150,7 @@ describe("the built program", () => {
       (await (await fetch(`http://127.0.0.1:${port}/console/api/${path}`)).json()) as Record<string, unknown>;
     expect(await consoleApi("setup")).toMatchObject({
       access: { mode: "local", host: "127.0.0.1", loopbackOnly: true },
-      examples: [
-        "user.created",
-        "user.updated",
-        "user.deleted",
-        "organization.created",
-        "organization.updated",
-        "organization.deleted",
-        "organizationMembership.created",
-        "organizationMembership.updated",
-        "organizationMembership.deleted",
-      ],
+      examples: EXAMPLE_TYPES,
     });
     expect((await consoleApi("deliveries")).deliveries).toEqual([
       expect.objectContaining({ type: "user.created", outcome: "applied", environment: "development" }),

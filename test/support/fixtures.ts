@@ -17,6 +17,9 @@ export const ORGANIZATION_TYPES = [
 ] as const;
 export type OrganizationType = (typeof ORGANIZATION_TYPES)[number];
 
+/** Every event type `trigger` and the console can send an example of, in the order they offer them. */
+export const EXAMPLE_TYPES = ["user.created", "user.updated", "user.deleted", ...ORGANIZATION_TYPES];
+
 /** The names of the published examples under test/fixtures/clerk. */
 export type FixtureName =
   | "user.created.docs"
