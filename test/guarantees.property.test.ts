@@ -31,6 +31,28 @@ describe.each(await backends())("eventual state on $name", (backend) => {
 
   const query = (sql: string) => h.sync.database.query<Record<string, unknown>>(sql);
   const post = (d: Delivery) => h.post(d.event, { env: d.env, id: d.id });
+
+  /**
+   * Posts `sends` in order, `chunks[i]` at a time concurrently (so that they share transactions), checks that each
+   * is answered 200, and returns every answer's status by svix-id.
+   */
+  async function sendInChunks(sends: readonly Delivery[], chunks: readonly number[]) {
+    const answers = new Map<string, string[]>();
+    let at = 0;
+    for (let c = 0; at < sends.length; c++) {
+      const size = chunks[c % chunks.length] ?? 1;
+      const chunk = sends.slice(at, at + size);
+      at += size;
+      const responses = await Promise.all(chunk.map(post));
+      for (const [i, res] of responses.entries()) {
+        const d = chunk[i] as Delivery;
+        expect(res.status).toBe(200);
+        expect(res.body).toMatchObject({ environment: d.env, type: d.event.type });
+        answers.set(d.id, [...(answers.get(d.id) ?? []), res.body.status as string]);
+      }
+    }
+    return answers;
+  }
   const scenario = histories(2, 5).chain((list) =>
     fc.record({
       list: fc.constant(list),
@@ -43,20 +65,7 @@ describe.each(await backends())("eventual state on $name", (backend) => {
     await fc.assert(
       fc.asyncProperty(scenario, async ({ list, sends, chunks }) => {
         await h.reset();
-        const answers = new Map<string, string[]>();
-        let at = 0;
-        for (let c = 0; at < sends.length; c++) {
-          const size = chunks[c % chunks.length] ?? 1;
-          const chunk = sends.slice(at, at + size);
-          at += size;
-          const responses = await Promise.all(chunk.map(post));
-          for (const [i, res] of responses.entries()) {
-            const d = chunk[i] as Delivery;
-            expect(res.status).toBe(200);
-            expect(res.body).toMatchObject({ environment: d.env, type: d.event.type });
-            answers.set(d.id, [...(answers.get(d.id) ?? []), res.body.status as string]);
-          }
-        }
+        const answers = await sendInChunks(sends, chunks);
 
         const expected = expectedState(list);
         expect(await query(USERS_AS_EXPECTED)).toEqual(expected.users);
@@ -90,20 +99,7 @@ describe.each(await backends())("eventual state on $name", (backend) => {
     await fc.assert(
       fc.asyncProperty(world, async ({ world, sends, chunks }) => {
         await h.reset();
-        const answers = new Map<string, string[]>();
-        let at = 0;
-        for (let c = 0; at < sends.length; c++) {
-          const size = chunks[c % chunks.length] ?? 1;
-          const chunk = sends.slice(at, at + size);
-          at += size;
-          const responses = await Promise.all(chunk.map(post));
-          for (const [i, res] of responses.entries()) {
-            const d = chunk[i] as Delivery;
-            expect(res.status).toBe(200);
-            expect(res.body).toMatchObject({ environment: d.env, type: d.event.type });
-            answers.set(d.id, [...(answers.get(d.id) ?? []), res.body.status as string]);
-          }
-        }
+        const answers = await sendInChunks(sends, chunks);
 
         const users = expectedState(world.users);
         expect(await query(USERS_AS_EXPECTED)).toEqual(users.users);

@@ -21,20 +21,13 @@ export interface PrunePlan {
  * const plan = await planPrune(db, "production", listedIds, startedAt);
  * ```
  */
-export async function planPrune(
+export function planPrune(
   db: Database,
   environment: Environment,
   listed: ReadonlySet<string>,
   listingStartedAt: string,
 ): Promise<PrunePlan> {
-  const rows = await db.query<{ id: string; before: boolean }>(
-    "select clerk_user_id as id, created_at < $2::timestamptz as before from users where environment = $1",
-    [environment, listingStartedAt],
-  );
-  return {
-    candidates: rows.filter((r) => r.before && !listed.has(r.id)).map((r) => r.id),
-    local: rows.length,
-  };
+  return planResourcePrune(db, "users", environment, listed, listingStartedAt);
 }
 
 /**
@@ -94,13 +87,14 @@ select count(*)::int as pruned from removed`;
 /** The resources besides users that a backfill lists and may prune. */
 export type PrunableResource = "organizations" | "memberships";
 
-const TABLES: Record<PrunableResource, { table: string; id: string }> = {
+const TABLES: Record<PrunableResource | "users", { table: string; id: string }> = {
+  users: { table: "users", id: "clerk_user_id" },
   organizations: { table: "organizations", id: "clerk_org_id" },
   memberships: { table: "organization_memberships", id: "clerk_membership_id" },
 };
 
 /**
- * Like {@link planPrune}, for organizations or memberships: the local rows of `environment`, written before the
+ * The local rows of `environment` in a resource's table (users, organizations or memberships), written before the
  * listing began, that a COMPLETE listing did not contain.
  *
  * @example
@@ -110,7 +104,7 @@ const TABLES: Record<PrunableResource, { table: string; id: string }> = {
  */
 export async function planResourcePrune(
   db: Database,
-  resource: PrunableResource,
+  resource: PrunableResource | "users",
   environment: Environment,
   listed: ReadonlySet<string>,
   listingStartedAt: string,
