@@ -131,46 +131,83 @@ export function decode({ environment, svixId, body }: VerifiedDelivery): Deliver
     throw new InvalidPayloadError("the body is not a Clerk event: expected an object with a string `type`");
   }
   const { type, data } = envelope;
-  const base = { environment, svixId, type, eventTime: millis(envelope.timestamp) };
-  if (!EVENT_TYPES.includes(type)) return { ...base, kind: "ignore", clerkUserId: null };
+  const eventTime = millis(envelope.timestamp);
+  // Each shape is written out, with no `{ ...common, more }`: on Node.js 20 spreading an object and adding
+  // properties to the copy took about 3 µs here, a third of this function (bench, 2026-11-29).
+  if (!EVENT_TYPES.includes(type)) {
+    return { environment, svixId, type, eventTime, kind: "ignore", clerkUserId: null };
+  }
   if (!isObject(data) || typeof data.id !== "string" || data.id === "") {
     throw new InvalidPayloadError(`a ${type} event needs \`data.id\``);
   }
   const deleted = type.endsWith(".deleted");
   if (type.startsWith("organizationMembership.")) {
-    const ids = membershipIds(type, data.id, data);
-    if (deleted) return { ...base, ...ids, resource: "membership", kind: "delete" };
-    const version = versionOf(type, data, base.eventTime);
+    const { clerkMembershipId, clerkOrgId, clerkUserId } = membershipIds(type, data.id, data);
+    if (deleted) {
+      return {
+        environment,
+        svixId,
+        type,
+        eventTime,
+        resource: "membership",
+        kind: "delete",
+        clerkMembershipId,
+        clerkOrgId,
+        clerkUserId,
+      };
+    }
     const membership = {
       role: text(data.role),
       clerkCreatedAt: millis(data.created_at),
-      clerkUpdatedAt: version,
+      clerkUpdatedAt: versionOf(type, data, eventTime),
     };
-    return { ...base, ...ids, resource: "membership", kind: "upsert", membership, data };
+    return {
+      environment,
+      svixId,
+      type,
+      eventTime,
+      resource: "membership",
+      kind: "upsert",
+      clerkMembershipId,
+      clerkOrgId,
+      clerkUserId,
+      membership,
+      data,
+    };
   }
   if (type.startsWith("organization.")) {
+    const clerkOrgId = data.id;
     // A deleted organization is a DeletedObject, without `updated_at`: deletes are ordered by the envelope.
-    if (deleted)
-      return { ...base, resource: "organization", kind: "delete", clerkOrgId: data.id, clerkUserId: null };
-    const organization = organizationFields(data, versionOf(type, data, base.eventTime));
+    if (deleted) {
+      return {
+        environment,
+        svixId,
+        type,
+        eventTime,
+        resource: "organization",
+        kind: "delete",
+        clerkOrgId,
+        clerkUserId: null,
+      };
+    }
+    const organization = organizationFields(data, versionOf(type, data, eventTime));
     return {
-      ...base,
+      environment,
+      svixId,
+      type,
+      eventTime,
       resource: "organization",
       kind: "upsert",
-      clerkOrgId: data.id,
+      clerkOrgId,
       clerkUserId: null,
       organization,
       data,
     };
   }
-  if (deleted) return { ...base, kind: "delete", clerkUserId: data.id };
-  return {
-    ...base,
-    kind: "upsert",
-    clerkUserId: data.id,
-    user: userFields(data, versionOf(type, data, base.eventTime)),
-    data,
-  };
+  const clerkUserId = data.id;
+  if (deleted) return { environment, svixId, type, eventTime, kind: "delete", clerkUserId };
+  const user = userFields(data, versionOf(type, data, eventTime));
+  return { environment, svixId, type, eventTime, kind: "upsert", clerkUserId, user, data };
 }
 
 /** `data.updated_at`, or else the envelope's timestamp: the version an upsert is ordered by. */
@@ -270,7 +307,8 @@ const MAX_DATE_MS = 8.64e15;
  * ```
  */
 export function storableAsIs(json: string): boolean {
-  return !UNSTORABLE_ESCAPE.test(json);
+  // Most deliveries have no `\u` escape at all, and a native search says so at a fraction of the pattern's cost.
+  return !json.includes("\\u") || !UNSTORABLE_ESCAPE.test(json);
 }
 
 const UNSTORABLE_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/;

@@ -223,12 +223,13 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
       labels = { environment: verified.environment, type: "unknown" };
       const body = textOf(request.body);
       assertDepth(body);
-      const delivery = decode({ ...verified, body });
+      const delivery = decode({ environment: verified.environment, svixId: verified.svixId, body });
       assertLimits(delivery);
       labels = { environment: delivery.environment, type: delivery.type };
       let outcome: Outcome;
       try {
-        outcome = await writer.write({ ...delivery, body });
+        // The text goes with it (see Applicable); assigned, not spread: a spread copy costs a few µs on Node.js 20.
+        outcome = await writer.write(Object.assign(delivery, { body }));
       } catch (error) {
         const failure = storageFailure(error);
         const message =
@@ -241,8 +242,9 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
       const seconds = (performance.now() - started) / 1000;
       // Committed: from here on, nothing may turn the answer into an error.
       safely(() => {
-        observer.delivery?.({ ...labels, outcome }, seconds);
-        logger.info({ svixId, ...labels, outcome, durationMs: round(seconds * 1000) }, "delivery");
+        const { environment, type } = labels;
+        observer.delivery?.({ environment, type, outcome }, seconds);
+        logger.info({ svixId, environment, type, outcome, durationMs: round(seconds * 1000) }, "delivery");
       });
       if (options.onEvent) await notify(options.onEvent, delivery, outcome);
       return jsonResponse(200, { status: outcome, environment: delivery.environment, type: delivery.type });

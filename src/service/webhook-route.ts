@@ -34,10 +34,8 @@ export function webhookRoute(sync: ClerkUserSync, closing: () => boolean, path =
     // request's bytes, a body too slow, say, and logged that): no one to answer, nothing more to log or count.
     const socket = request.socket;
     if (socket.destroyed || socket.writableEnded || response.headersSent) return;
-    const headers: Record<string, string> = {
-      ...answer.headers,
-      "content-length": String(Buffer.byteLength(answer.body)),
-    };
+    const headers: Record<string, string> = Object.assign({}, answer.headers);
+    headers["content-length"] = String(Buffer.byteLength(answer.body));
     if (close || closing()) headers.connection = "close";
     response.writeHead(answer.status, headers);
     response.end(answer.body);
