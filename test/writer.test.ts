@@ -224,7 +224,7 @@ describe("the writer's hand-over between transactions", () => {
   it("sends the next batch before it answers the callers of the last one, even through a next-tick hand-off", async () => {
     const log: string[] = [];
     let release: (() => void) | undefined;
-    const writer = new Writer(async (batch) => {
+    const writer = new Writer<Delivery>(async (batch) => {
       // pg-pool hands out its connection on the next tick, after the promise reactions queued before it.
       await new Promise((resolve) => process.nextTick(resolve));
       log.push(`sent ${batch.map((d) => d.svixId).join(",")}`);
@@ -241,7 +241,7 @@ describe("the writer's hand-over between transactions", () => {
 
   it("is drained only once a delivery queued while the last callers were still to be answered has committed", async () => {
     const log: string[] = [];
-    const writer = new Writer(async (batch) => {
+    const writer = new Writer<Delivery>(async (batch) => {
       if (batch[0]?.svixId === "a") {
         // Arrives after the transaction of "a" has finished, before its caller is answered.
         setImmediate(() => void writer.write(delivery("c")).then(() => log.push("answered c")));

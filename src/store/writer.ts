@@ -1,4 +1,4 @@
-import type { Applicable as Delivery, Outcome } from "./apply.js";
+import type { Outcome } from "./apply.js";
 
 /** Options of the group-commit writer. */
 export interface WriterOptions {
@@ -18,8 +18,8 @@ export interface WriterOptions {
   onCommit?: (size: number, seconds: number, ok: boolean) => void;
 }
 
-interface Pending {
-  delivery: Delivery;
+interface Pending<T> {
+  item: T;
   resolve: (outcome: Outcome) => void;
   reject: (error: unknown) => void;
 }
@@ -41,13 +41,14 @@ interface Pending {
  * const outcome = await writer.write(delivery); // "applied", "duplicate", "stale" or "ignored", once committed
  * ```
  */
-export class Writer {
-  readonly #apply: (batch: readonly Delivery[]) => Promise<Outcome[]>;
+export class Writer<T> {
+  readonly #apply: (batch: readonly T[]) => Promise<Outcome[]>;
+  readonly #size: (item: T) => number;
   readonly #maxBatch: number;
   readonly #maxBatchChars: number;
   readonly #concurrency: number;
   readonly #onCommit: NonNullable<WriterOptions["onCommit"]>;
-  #queue: Pending[] = [];
+  #queue: Pending<T>[] = [];
   #inFlight = 0;
   #scheduled = false;
   #idle: (() => void)[] = [];
@@ -55,8 +56,17 @@ export class Writer {
   #answering = 0;
   #admissions: (() => void)[] = [];
 
-  constructor(apply: (batch: readonly Delivery[]) => Promise<Outcome[]>, options: WriterOptions = {}) {
+  /**
+   * `apply` commits a batch of items in one transaction and returns each one's outcome, in order; `size` is what an
+   * item weighs against `maxBatchChars` (its characters of body; by default nothing).
+   */
+  constructor(
+    apply: (batch: readonly T[]) => Promise<Outcome[]>,
+    options: WriterOptions = {},
+    size: (item: T) => number = () => 0,
+  ) {
     this.#apply = apply;
+    this.#size = size;
     this.#maxBatch = options.maxBatch ?? 500;
     this.#maxBatchChars = options.maxBatchChars ?? 1024 * 1024;
     this.#concurrency = options.concurrency ?? 1;
@@ -64,9 +74,9 @@ export class Writer {
   }
 
   /** Commits one delivery; resolves with its outcome once it is durable. */
-  write(delivery: Delivery): Promise<Outcome> {
+  write(item: T): Promise<Outcome> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ delivery, resolve, reject });
+      this.#queue.push({ item, resolve, reject });
       this.#schedule();
     });
   }
@@ -125,15 +135,15 @@ export class Writer {
   #batchLength(): number {
     let chars = 0;
     let n = 0;
-    for (const { delivery } of this.#queue) {
-      chars += delivery.body?.length ?? 0;
+    for (const { item } of this.#queue) {
+      chars += this.#size(item);
       if (n === this.#maxBatch || (n > 0 && chars > this.#maxBatchChars)) break;
       n++;
     }
     return n;
   }
 
-  async #run(batch: Pending[]): Promise<void> {
+  async #run(batch: Pending<T>[]): Promise<void> {
     let answer: () => void;
     try {
       const outcomes = await this.#attempt(batch);
@@ -168,10 +178,10 @@ export class Writer {
     });
   }
 
-  async #attempt(batch: Pending[]): Promise<Outcome[]> {
+  async #attempt(batch: Pending<T>[]): Promise<Outcome[]> {
     const started = performance.now();
     try {
-      const outcomes = await this.#apply(batch.map((p) => p.delivery));
+      const outcomes = await this.#apply(batch.map((p) => p.item));
       this.#onCommit(batch.length, (performance.now() - started) / 1000, true);
       return outcomes;
     } catch (error) {
