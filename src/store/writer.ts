@@ -37,8 +37,8 @@ interface Pending<T> {
  *
  * @example
  * ```ts
- * const writer = new Writer((batch) => applyBatch(db, batch));
- * const outcome = await writer.write(delivery); // "applied", "duplicate", "stale" or "ignored", once committed
+ * const writer = new Writer<Prepared>((batch) => applyBatch(db, batch), {}, (p) => p.delivery.body?.length ?? 0);
+ * const outcome = await writer.write(prepare(delivery)); // "applied", "duplicate", "stale" or "ignored", once committed
  * ```
  */
 export class Writer<T> {
