@@ -4,7 +4,7 @@ import { applyMemberships, applyOrganizations } from "./apply-organizations.js";
 import { applyUsers, type UserResult } from "./apply-users.js";
 import { type ClerkApi, MAX_PAGE_SIZE, type OffsetPage } from "./clerk-api.js";
 import { ClerkApiError, IncompleteListingError, PruneRefusedError } from "./errors.js";
-import { type PrunableResource, planPrune, planResourcePrune, pruneResource, pruneUsers } from "./prune.js";
+import { type PrunableResource, planResourcePrune, pruneResource } from "./prune.js";
 
 /** What a backfill can load. */
 export const BACKFILL_RESOURCES = ["users", "organizations", "memberships"] as const;
@@ -212,14 +212,16 @@ export async function backfill(options: BackfillOptions): Promise<BackfillProgre
     progress.phase = "pruning";
     const maxShare = options.maxPruneShare ?? 0.1;
     if (only.includes("users")) {
-      const plan = await planPrune(db, environment, listed, listingStartedAt);
+      const plan = await planResourcePrune(db, "users", environment, listed, listingStartedAt);
       // A dry run rolled its inserts back; count them as the real run would.
       const local = plan.local + (dryRun ? progress.created : 0);
       if (!options.force && plan.candidates.length > local * maxShare) {
         report();
         throw new PruneRefusedError(environment, plan.candidates.length, local, maxShare);
       }
-      progress.pruned = await pruneUsers(db, environment, plan.candidates, listingStartedAt, { dryRun });
+      progress.pruned = await pruneResource(db, "users", environment, plan.candidates, listingStartedAt, {
+        dryRun,
+      });
     }
     for (const name of ["organizations", "memberships"] as const) {
       const state = progress[name];

@@ -5,67 +5,107 @@ import { ENVIRONMENTS, type Environment } from "../verify.js";
 
 /** What a prune would remove, and out of how many. */
 export interface PrunePlan {
-  /** Local users Clerk did not list, whose rows existed before the listing began. */
+  /** The ids of local rows Clerk did not list, written before the listing began. */
   candidates: string[];
-  /** Local users of the environment, in all. */
+  /** The local rows of the environment, in all. */
   local: number;
 }
 
+/** The resources besides users that a backfill lists and may prune. */
+export type PrunableResource = "organizations" | "memberships";
+
+/** Every table a backfill may prune. */
+export type Prunable = PrunableResource | "users";
+
+const TABLES: Record<Prunable, { table: string; id: string }> = {
+  users: { table: "users", id: "clerk_user_id" },
+  organizations: { table: "organizations", id: "clerk_org_id" },
+  memberships: { table: "organization_memberships", id: "clerk_membership_id" },
+};
+
 /**
- * The local users of `environment` that a COMPLETE listing did not contain. Only rows written before the listing
- * began (`listingStartedAt`, read from the database's clock) qualify: a user created in Clerk after that may be
- * missing from the listing, yet its webhook may already have written it.
+ * The local rows of `environment` in a resource's table (users, organizations or memberships), written before the
+ * listing began (`listingStartedAt`, read from the database's clock), that a COMPLETE listing did not contain: an
+ * object created in Clerk after that may be missing from the listing, yet its webhook may already have written it.
  *
  * @example
  * ```ts
- * const plan = await planPrune(db, "production", listedIds, startedAt);
+ * const plan = await planResourcePrune(db, "organizations", "production", listedIds, startedAt);
  * ```
  */
-export function planPrune(
+export async function planResourcePrune(
   db: Database,
+  resource: Prunable,
   environment: Environment,
   listed: ReadonlySet<string>,
   listingStartedAt: string,
 ): Promise<PrunePlan> {
-  return planResourcePrune(db, "users", environment, listed, listingStartedAt);
+  const { table, id } = TABLES[resource];
+  const rows = await db.query<{ id: string; before: boolean }>(
+    `select ${id} as id, created_at < $2::timestamptz as before from ${table} where environment = $1`,
+    [environment, listingStartedAt],
+  );
+  return {
+    candidates: rows.filter((r) => r.before && !listed.has(r.id)).map((r) => r.id),
+    local: rows.length,
+  };
 }
 
 /**
- * Deletes these users of `environment` and tombstones them (`deleted_at` now), as a `user.deleted` webhook would,
- * in one transaction under the same per-user advisory locks; returns how many rows went. A row written since the
- * listing began is kept even if named. With `dryRun` it only counts.
+ * Deletes and tombstones these users or organizations (with their memberships, as `user.deleted` and
+ * `organization.deleted` would) or memberships, in one transaction under the same advisory locks as webhooks;
+ * returns how many rows went. A row written since the listing began is kept even if named. With `dryRun` it only
+ * counts.
  *
  * @example
  * ```ts
- * const pruned = await pruneUsers(db, "production", plan.candidates, startedAt);
+ * await pruneResource(db, "organizations", "production", plan.candidates, startedAt);
  * ```
  */
-export async function pruneUsers(
+export async function pruneResource(
   db: Database,
+  resource: Prunable,
   environment: Environment,
   ids: readonly string[],
   listingStartedAt: string,
   { dryRun = false }: { dryRun?: boolean } = {},
 ): Promise<number> {
   if (!ENVIRONMENTS.includes(environment))
-    throw new TypeError(`pruneUsers: unknown environment ${environment}`);
+    throw new TypeError(`pruneResource: unknown environment ${environment}`);
   if (ids.length === 0) return 0;
-  const keys = ids.map((id) => userLockKey(environment, id));
+  let keys: string[];
+  if (resource === "users") {
+    keys = ids.map((id) => userLockKey(environment, id));
+  } else if (resource === "organizations") {
+    keys = ids.map((id) => organizationLockKey(environment, id));
+  } else {
+    // A membership's organization and user are locked too, as a webhook locks them.
+    const rows = await db.query<{ m: string; g: string; u: string }>(
+      `select clerk_membership_id as m, clerk_org_id as g, clerk_user_id as u from organization_memberships
+       where environment = $1 and clerk_membership_id = any($2::text[])`,
+      [environment, ids],
+    );
+    keys = rows.flatMap((r) => [
+      membershipLockKey(environment, r.m),
+      organizationLockKey(environment, r.g),
+      userLockKey(environment, r.u),
+    ]);
+  }
   const input = { e: environment, before: listingStartedAt, ids };
   const rows = await lockedTransaction(
     db,
-    keys,
-    PRUNE.replace("$INPUT", () => literal(input)),
+    [...new Set(keys)],
+    PRUNE[resource].replace("$INPUT", () => literal(input)),
     {
       rollback: dryRun,
     },
   );
   const pruned = (rows as { pruned: number }[])[0]?.pruned;
-  if (typeof pruned !== "number") throw new Error("pruneUsers: unexpected result shape");
+  if (typeof pruned !== "number") throw new Error("pruneResource: unexpected result shape");
   return pruned;
 }
 
-const PRUNE = `with input as (select $INPUT::jsonb as p),
+const PRUNE_USERS = `with input as (select $INPUT::jsonb as p),
 removed as (
   delete from users s using input
   where s.environment = p->>'e'
@@ -83,94 +123,6 @@ tombstoned as (
   on conflict do nothing
 )
 select count(*)::int as pruned from removed`;
-
-/** The resources besides users that a backfill lists and may prune. */
-export type PrunableResource = "organizations" | "memberships";
-
-const TABLES: Record<PrunableResource | "users", { table: string; id: string }> = {
-  users: { table: "users", id: "clerk_user_id" },
-  organizations: { table: "organizations", id: "clerk_org_id" },
-  memberships: { table: "organization_memberships", id: "clerk_membership_id" },
-};
-
-/**
- * The local rows of `environment` in a resource's table (users, organizations or memberships), written before the
- * listing began, that a COMPLETE listing did not contain.
- *
- * @example
- * ```ts
- * const plan = await planResourcePrune(db, "organizations", "production", listedIds, startedAt);
- * ```
- */
-export async function planResourcePrune(
-  db: Database,
-  resource: PrunableResource | "users",
-  environment: Environment,
-  listed: ReadonlySet<string>,
-  listingStartedAt: string,
-): Promise<PrunePlan> {
-  const { table, id } = TABLES[resource];
-  const rows = await db.query<{ id: string; before: boolean }>(
-    `select ${id} as id, created_at < $2::timestamptz as before from ${table} where environment = $1`,
-    [environment, listingStartedAt],
-  );
-  return {
-    candidates: rows.filter((r) => r.before && !listed.has(r.id)).map((r) => r.id),
-    local: rows.length,
-  };
-}
-
-/**
- * Deletes and tombstones these organizations (with their memberships, as `organization.deleted` would) or
- * memberships, in one transaction under the same advisory locks as webhooks; returns how many rows went. A row
- * written since the listing began is kept. With `dryRun` it only counts.
- *
- * @example
- * ```ts
- * await pruneResource(db, "organizations", "production", plan.candidates, startedAt);
- * ```
- */
-export async function pruneResource(
-  db: Database,
-  resource: PrunableResource,
-  environment: Environment,
-  ids: readonly string[],
-  listingStartedAt: string,
-  { dryRun = false }: { dryRun?: boolean } = {},
-): Promise<number> {
-  if (!ENVIRONMENTS.includes(environment))
-    throw new TypeError(`pruneResource: unknown environment ${environment}`);
-  if (ids.length === 0) return 0;
-  let keys: string[];
-  if (resource === "organizations") {
-    keys = ids.map((id) => organizationLockKey(environment, id));
-  } else {
-    // A membership's organization and user are locked too, as a webhook locks them.
-    const rows = await db.query<{ m: string; g: string; u: string }>(
-      `select clerk_membership_id as m, clerk_org_id as g, clerk_user_id as u from organization_memberships
-       where environment = $1 and clerk_membership_id = any($2::text[])`,
-      [environment, ids],
-    );
-    keys = rows.flatMap((r) => [
-      membershipLockKey(environment, r.m),
-      organizationLockKey(environment, r.g),
-      userLockKey(environment, r.u),
-    ]);
-  }
-  const input = { e: environment, before: listingStartedAt, ids };
-  const sql = resource === "organizations" ? PRUNE_ORGANIZATIONS : PRUNE_MEMBERSHIPS;
-  const rows = await lockedTransaction(
-    db,
-    [...new Set(keys)],
-    sql.replace("$INPUT", () => literal(input)),
-    {
-      rollback: dryRun,
-    },
-  );
-  const pruned = (rows as { pruned: number }[])[0]?.pruned;
-  if (typeof pruned !== "number") throw new Error("pruneResource: unexpected result shape");
-  return pruned;
-}
 
 const PRUNE_ORGANIZATIONS = `with input as (select $INPUT::jsonb as p),
 removed as (
@@ -205,3 +157,9 @@ tombstoned as (
   on conflict do nothing
 )
 select count(*)::int as pruned from removed`;
+
+const PRUNE: Record<Prunable, string> = {
+  users: PRUNE_USERS,
+  organizations: PRUNE_ORGANIZATIONS,
+  memberships: PRUNE_MEMBERSHIPS,
+};
