@@ -1,4 +1,4 @@
-import type { Database } from "../db/database.js";
+import type { Database, PreparedStatement } from "../db/database.js";
 import { lockedTransaction, prepared, quoted } from "../db/sql.js";
 import { type Delivery, type Resource, resourceOf, storableAsIs } from "../decode.js";
 import { membershipLockKey, organizationLockKey, userLockKey } from "./locks.js";
@@ -190,169 +190,61 @@ const ROWS: Record<Resource, (d: Applicable) => string> = {
   },
 };
 
-const APPLY = prepared(
-  "apply",
-  `with input as (
-  select x.*,
-    timestamptz 'epoch' + x.ts * interval '1 millisecond' as event_at,
-    timestamptz 'epoch' + x.v * interval '1 millisecond' as version,
-    timestamptz 'epoch' + x.c * interval '1 millisecond' as created
-  from jsonb_to_recordset($1) as x(
-    o int, e text, s text, t text, k text, u text, ts bigint, v bigint, c bigint,
-    em text, fn text, ln text, un text, im text, d jsonb, b jsonb)
-),
-firsts as (
-  select * from (
-    select i.*, row_number() over (partition by i.e, i.s order by i.o) as n from input i
-  ) as numbered
-  where n = 1
-    and (select true from webhook_deliveries w where w.environment = numbered.e and w.svix_id = numbered.s) is null
-),
-ordered as (
-  select f.*,
-    max(f.version) filter (where f.k = 'upsert') over earlier as earlier_version,
-    coalesce(bool_or(f.k = 'delete') over earlier, false) as earlier_delete
-  from firsts f
-  window earlier as (partition by f.e, f.u order by f.o rows between unbounded preceding and 1 preceding)
-),
-judged as (
-  select o.*,
-    case
-      when o.k = 'ignore' then 'ignored'
-      when o.earlier_delete
-        or exists (select 1 from user_tombstones t where t.environment = o.e and t.clerk_user_id = o.u)
-        then 'stale'
-      when o.k = 'delete' then 'applied'
-      when o.version > coalesce(greatest(o.earlier_version,
-          (select s.clerk_updated_at from users s where s.environment = o.e and s.clerk_user_id = o.u)),
-          '-infinity') then 'applied'
-      else 'stale'
-    end as outcome
-  from ordered o
-),
-deleted as (
-  select * from judged where k = 'delete' and outcome = 'applied'
-),
-final as (
-  select distinct on (j.e, j.u) j.* from judged j
-  where j.k = 'upsert' and j.outcome = 'applied'
-    and not exists (select 1 from deleted d where d.e = j.e and d.u = j.u)
-  order by j.e, j.u, j.o desc
-),
-upserted as (
-  insert into users as s (clerk_user_id, environment, email, first_name, last_name, username, image_url,
-    raw_payload, clerk_created_at, clerk_updated_at)
-  select u, e, em, fn, ln, un, im, coalesce(d, b -> 'data'), created, version from final
-  on conflict (clerk_user_id, environment) do update set
-    email = excluded.email, first_name = excluded.first_name, last_name = excluded.last_name,
-    username = excluded.username, image_url = excluded.image_url, raw_payload = excluded.raw_payload,
-    clerk_created_at = excluded.clerk_created_at, clerk_updated_at = excluded.clerk_updated_at, updated_at = now()
-  where s.clerk_updated_at is null or s.clerk_updated_at < excluded.clerk_updated_at
-),
-tombstoned as (
-  insert into user_tombstones (clerk_user_id, environment, deleted_at)
-  select u, e, coalesce(event_at, now()) from deleted
-  on conflict do nothing
-),
-removed as (
-  delete from users s using deleted d where s.environment = d.e and s.clerk_user_id = d.u
-),
-cascaded as (
-  delete from organization_memberships m using deleted d where m.environment = d.e and m.clerk_user_id = d.u
-),
-logged as (
-  insert into webhook_deliveries (environment, svix_id, event_type, clerk_user_id, event_timestamp, outcome)
-  select e, s, t, u, event_at, outcome from judged
-)
-select i.o, coalesce(j.outcome, 'duplicate') as outcome from input i left join judged j on j.o = i.o`,
-);
+/** Each Clerk id a row can carry, by its key in the row: its column, and the table of its object's tombstones. */
+const IDS = {
+  u: { column: "clerk_user_id", tombstones: "user_tombstones" },
+  g: { column: "clerk_org_id", tombstones: "organization_tombstones" },
+  m: { column: "clerk_membership_id", tombstones: "organization_membership_tombstones" },
+} as const;
 
-const APPLY_ORGANIZATIONS = prepared(
-  "apply_organizations",
-  `with input as (
-  select x.*,
-    timestamptz 'epoch' + x.ts * interval '1 millisecond' as event_at,
-    timestamptz 'epoch' + x.v * interval '1 millisecond' as version,
-    timestamptz 'epoch' + x.c * interval '1 millisecond' as created
-  from jsonb_to_recordset($1) as x(
-    o int, e text, s text, t text, k text, g text, ts bigint, v bigint, c bigint,
-    nm text, sl text, im text, d jsonb, b jsonb)
-),
-firsts as (
-  select * from (
-    select i.*, row_number() over (partition by i.e, i.s order by i.o) as n from input i
-  ) as numbered
-  where n = 1
-    and (select true from webhook_deliveries w where w.environment = numbered.e and w.svix_id = numbered.s) is null
-),
-ordered as (
-  select f.*,
-    max(f.version) filter (where f.k = 'upsert') over earlier as earlier_version,
-    coalesce(bool_or(f.k = 'delete') over earlier, false) as earlier_delete
-  from firsts f
-  window earlier as (partition by f.e, f.g order by f.o rows between unbounded preceding and 1 preceding)
-),
-judged as (
-  select o.*,
-    case
-      when o.k = 'ignore' then 'ignored'
-      when o.earlier_delete
-        or exists (select 1 from organization_tombstones t where t.environment = o.e and t.clerk_org_id = o.g)
-        then 'stale'
-      when o.k = 'delete' then 'applied'
-      when o.version > coalesce(greatest(o.earlier_version,
-          (select s.clerk_updated_at from organizations s where s.environment = o.e and s.clerk_org_id = o.g)),
-          '-infinity') then 'applied'
-      else 'stale'
-    end as outcome
-  from ordered o
-),
-deleted as (
-  select * from judged where k = 'delete' and outcome = 'applied'
-),
-final as (
-  select distinct on (j.e, j.g) j.* from judged j
-  where j.k = 'upsert' and j.outcome = 'applied'
-    and not exists (select 1 from deleted d where d.e = j.e and d.g = j.g)
-  order by j.e, j.g, j.o desc
-),
-upserted as (
-  insert into organizations as s (clerk_org_id, environment, name, slug, image_url, raw_payload,
-    clerk_created_at, clerk_updated_at)
-  select g, e, nm, sl, im, coalesce(d, b -> 'data'), created, version from final
-  on conflict (clerk_org_id, environment) do update set
-    name = excluded.name, slug = excluded.slug, image_url = excluded.image_url, raw_payload = excluded.raw_payload,
-    clerk_created_at = excluded.clerk_created_at, clerk_updated_at = excluded.clerk_updated_at, updated_at = now()
-  where s.clerk_updated_at is null or s.clerk_updated_at < excluded.clerk_updated_at
-),
-tombstoned as (
-  insert into organization_tombstones (clerk_org_id, environment, deleted_at)
-  select g, e, coalesce(event_at, now()) from deleted
-  on conflict do nothing
-),
-removed as (
-  delete from organizations s using deleted d where s.environment = d.e and s.clerk_org_id = d.g
-),
-cascaded as (
-  delete from organization_memberships m using deleted d where m.environment = d.e and m.clerk_org_id = d.g
-),
-logged as (
-  insert into webhook_deliveries (environment, svix_id, event_type, clerk_org_id, event_timestamp, outcome)
-  select e, s, t, g, event_at, outcome from judged
-)
-select i.o, coalesce(j.outcome, 'duplicate') as outcome from input i left join judged j on j.o = i.o`,
-);
+/** How one resource's statement differs from the others'. */
+interface Shape {
+  /** The table of its objects. */
+  table: string;
+  /** The ids its events name, the object's own first: each is locked, logged, and a tombstone of any makes it stale. */
+  ids: readonly (keyof typeof IDS)[];
+  /** Its columns from the object's fields (besides the ids and the payload), each with its key in the row. */
+  fields: readonly (readonly [column: string, key: string])[];
+  /** Whether deleting it deletes its memberships (a user's, an organization's). */
+  cascades: boolean;
+}
 
-const APPLY_MEMBERSHIPS = prepared(
-  "apply_memberships",
-  `with input as (
+/**
+ * The statement that applies a run of one resource (the rules are in {@link applyBatch}'s comment): the same for
+ * every resource but for the table, the ids, the fields and the cascade.
+ */
+function applyStatement(name: string, { table, ids, fields, cascades }: Shape): PreparedStatement {
+  const [own] = ids as [keyof typeof IDS];
+  const id = IDS[own].column;
+  const tombstoneChecks = ids.map((key) => {
+    const { column, tombstones } = IDS[key];
+    return `or exists (select 1 from ${tombstones} t where t.environment = o.e and t.${column} = o.${key})`;
+  });
+  // What an upsert writes besides the object's own id, the environment and the payload: the other ids, the fields.
+  const written = [...ids.slice(1).map((key) => [IDS[key].column, key] as const), ...fields];
+  const writtenColumns = written.map(([column]) => `${column}, `).join("");
+  const writtenKeys = written.map(([, key]) => `${key}, `).join("");
+  const updated = [
+    ...written.map(([column]) => column),
+    "raw_payload",
+    "clerk_created_at",
+    "clerk_updated_at",
+  ]
+    .map((column) => `${column} = excluded.${column}`)
+    .join(", ");
+  const idColumns = ids.map((key) => `${IDS[key].column}, `).join("");
+  const idKeys = ids.map((key) => `${key}, `).join("");
+  const idTypes = ids.map((key) => `${key} text, `).join("");
+  return prepared(
+    name,
+    `with input as (
   select x.*,
     timestamptz 'epoch' + x.ts * interval '1 millisecond' as event_at,
     timestamptz 'epoch' + x.v * interval '1 millisecond' as version,
     timestamptz 'epoch' + x.c * interval '1 millisecond' as created
   from jsonb_to_recordset($1) as x(
-    o int, e text, s text, t text, k text, m text, g text, u text, ts bigint, v bigint, c bigint,
-    r text, d jsonb, b jsonb)
+    o int, e text, s text, t text, k text, ${idTypes}ts bigint, v bigint, c bigint,
+    ${fields.map(([, key]) => `${key} text, `).join("")}d jsonb, b jsonb)
 ),
 firsts as (
   select * from (
@@ -366,22 +258,18 @@ ordered as (
     max(f.version) filter (where f.k = 'upsert') over earlier as earlier_version,
     coalesce(bool_or(f.k = 'delete') over earlier, false) as earlier_delete
   from firsts f
-  window earlier as (partition by f.e, f.m order by f.o rows between unbounded preceding and 1 preceding)
+  window earlier as (partition by f.e, f.${own} order by f.o rows between unbounded preceding and 1 preceding)
 ),
 judged as (
   select o.*,
     case
       when o.k = 'ignore' then 'ignored'
       when o.earlier_delete
-        or exists (select 1 from organization_membership_tombstones t
-          where t.environment = o.e and t.clerk_membership_id = o.m)
-        or exists (select 1 from organization_tombstones t where t.environment = o.e and t.clerk_org_id = o.g)
-        or exists (select 1 from user_tombstones t where t.environment = o.e and t.clerk_user_id = o.u)
+        ${tombstoneChecks.join("\n        ")}
         then 'stale'
       when o.k = 'delete' then 'applied'
       when o.version > coalesce(greatest(o.earlier_version,
-          (select s.clerk_updated_at from organization_memberships s
-            where s.environment = o.e and s.clerk_membership_id = o.m)),
+          (select s.clerk_updated_at from ${table} s where s.environment = o.e and s.${id} = o.${own})),
           '-infinity') then 'applied'
       else 'stale'
     end as outcome
@@ -391,40 +279,69 @@ deleted as (
   select * from judged where k = 'delete' and outcome = 'applied'
 ),
 final as (
-  select distinct on (j.e, j.m) j.* from judged j
+  select distinct on (j.e, j.${own}) j.* from judged j
   where j.k = 'upsert' and j.outcome = 'applied'
-    and not exists (select 1 from deleted d where d.e = j.e and d.m = j.m)
-  order by j.e, j.m, j.o desc
+    and not exists (select 1 from deleted d where d.e = j.e and d.${own} = j.${own})
+  order by j.e, j.${own}, j.o desc
 ),
 upserted as (
-  insert into organization_memberships as s (clerk_membership_id, environment, clerk_org_id, clerk_user_id, role,
-    raw_payload, clerk_created_at, clerk_updated_at)
-  select m, e, g, u, r, coalesce(d, b -> 'data'), created, version from final
-  on conflict (clerk_membership_id, environment) do update set
-    clerk_org_id = excluded.clerk_org_id, clerk_user_id = excluded.clerk_user_id, role = excluded.role,
-    raw_payload = excluded.raw_payload, clerk_created_at = excluded.clerk_created_at,
-    clerk_updated_at = excluded.clerk_updated_at, updated_at = now()
+  insert into ${table} as s (${id}, environment, ${writtenColumns}raw_payload, clerk_created_at, clerk_updated_at)
+  select ${own}, e, ${writtenKeys}coalesce(d, b -> 'data'), created, version from final
+  on conflict (${id}, environment) do update set
+    ${updated}, updated_at = now()
   where s.clerk_updated_at is null or s.clerk_updated_at < excluded.clerk_updated_at
 ),
 tombstoned as (
-  insert into organization_membership_tombstones (clerk_membership_id, environment, deleted_at)
-  select m, e, coalesce(event_at, now()) from deleted
+  insert into ${IDS[own].tombstones} (${id}, environment, deleted_at)
+  select ${own}, e, coalesce(event_at, now()) from deleted
   on conflict do nothing
 ),
 removed as (
-  delete from organization_memberships s using deleted d where s.environment = d.e and s.clerk_membership_id = d.m
-),
+  delete from ${table} s using deleted d where s.environment = d.e and s.${id} = d.${own}
+),${
+      cascades
+        ? `
+cascaded as (
+  delete from organization_memberships m using deleted d where m.environment = d.e and m.${id} = d.${own}
+),`
+        : ""
+    }
 logged as (
-  insert into webhook_deliveries (environment, svix_id, event_type, clerk_user_id, clerk_org_id,
-    clerk_membership_id, event_timestamp, outcome)
-  select e, s, t, u, g, m, event_at, outcome from judged
+  insert into webhook_deliveries (environment, svix_id, event_type, ${idColumns}event_timestamp, outcome)
+  select e, s, t, ${idKeys}event_at, outcome from judged
 )
 select i.o, coalesce(j.outcome, 'duplicate') as outcome from input i left join judged j on j.o = i.o`,
-);
+  );
+}
 
 /** The statement that applies a run of each resource. */
-const STATEMENTS = {
-  user: APPLY,
-  organization: APPLY_ORGANIZATIONS,
-  membership: APPLY_MEMBERSHIPS,
-} as const;
+const STATEMENTS: Record<Resource, PreparedStatement> = {
+  user: applyStatement("apply", {
+    table: "users",
+    ids: ["u"],
+    fields: [
+      ["email", "em"],
+      ["first_name", "fn"],
+      ["last_name", "ln"],
+      ["username", "un"],
+      ["image_url", "im"],
+    ],
+    cascades: true,
+  }),
+  organization: applyStatement("apply_organizations", {
+    table: "organizations",
+    ids: ["g"],
+    fields: [
+      ["name", "nm"],
+      ["slug", "sl"],
+      ["image_url", "im"],
+    ],
+    cascades: true,
+  }),
+  membership: applyStatement("apply_memberships", {
+    table: "organization_memberships",
+    ids: ["m", "g", "u"],
+    fields: [["role", "r"]],
+    cascades: false,
+  }),
+};
