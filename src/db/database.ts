@@ -3,7 +3,9 @@ import type { PGlite } from "@electric-sql/pglite";
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import pg from "pg";
+import { runPipeline } from "./pipeline.js";
 import * as schema from "./schema.js";
+import { quoted } from "./sql.js";
 
 /** Drizzle over either backend, with this package's schema. */
 export type Orm = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -31,6 +33,13 @@ export interface Database {
    * trip), so that PostgreSQL plans it once per connection instead of on every call.
    */
   script(text: string, prepared?: readonly PreparedStatement[]): Promise<Record<string, unknown>[][]>;
+  /**
+   * Prepared statements, each given its one parameter, run in order as one transaction in one round trip, committed
+   * after the last: the rows of each. A failure rolls all of them back; the connection is then discarded or rolled
+   * back, as after {@link Database.script}. On PostgreSQL the parameters travel as parameters (no SQL text to lex:
+   * the webhook's path, src/db/pipeline.ts); on PGlite as a script.
+   */
+  pipeline(steps: readonly Step[]): Promise<Record<string, unknown>[][]>;
   /** Runs `fn` holding a session-level advisory lock: one migrator at a time across processes. */
   withLock<T>(key: number, fn: (orm: Orm) => Promise<T>): Promise<T>;
   /** Closes what this package opened; a pool or PGlite passed in stays open. */
@@ -52,6 +61,19 @@ export interface PreparedStatement {
   /** The types of `$1`, `$2`, … */
   parameters: readonly string[];
   text: string;
+}
+
+/**
+ * A step of {@link Database.pipeline}: a prepared statement and the text of its one parameter.
+ *
+ * @example
+ * ```ts
+ * const [[{ n }]] = await db.pipeline([{ statement: count, value: "[1, 2]" }]);
+ * ```
+ */
+export interface Step {
+  statement: PreparedStatement;
+  value: string;
 }
 
 /** The `prepare` statements for those of `statements` a connection does not hold yet. */
@@ -139,6 +161,19 @@ function postgres(pool: pg.Pool, owned: boolean): Database {
         throw error;
       }
     },
+    async pipeline(steps) {
+      const client = await checkout(pool);
+      try {
+        const names = held.get(client) ?? new Set<string>();
+        held.set(client, names);
+        const rows = await runPipeline(client, steps, names);
+        client.release();
+        return rows;
+      } catch (error) {
+        client.release(true);
+        throw error;
+      }
+    },
     async withLock(key, fn) {
       const client = await checkout(pool);
       try {
@@ -178,32 +213,40 @@ async function pglite(db: PGlite, owned: boolean): Promise<Database> {
   const { drizzle: drizzlePglite } = await import("drizzle-orm/pglite");
   const orm = drizzlePglite(db, { schema }) as unknown as Orm;
   const held = new Set<string>();
+  const script: Database["script"] = async (text, prepared = []) => {
+    const missing = preparing(prepared, held);
+    try {
+      const results = await db.exec(prepareText(missing) + text);
+      for (const p of missing) held.add(p.name);
+      return results.slice(missing.length).map((r) => r.rows as Record<string, unknown>[]);
+    } catch (error) {
+      // One connection for everything: leave no aborted transaction behind for the next caller.
+      await db.exec("rollback").catch(() => {});
+      // Prepared statements outlive a rollback: learn which of ours this one created before it failed.
+      if (missing.length > 0) {
+        const { rows } = await db
+          .query<{ name: string }>("select name from pg_prepared_statements")
+          .catch(() => ({
+            rows: [],
+          }));
+        for (const { name } of rows) held.add(name);
+      }
+      throw error;
+    }
+  };
   return {
     dialect: "pglite",
     orm,
     async query(text, params) {
       return (await db.query<never>(text, params as unknown[])).rows;
     },
-    async script(text, prepared = []) {
-      const missing = preparing(prepared, held);
-      try {
-        const results = await db.exec(prepareText(missing) + text);
-        for (const p of missing) held.add(p.name);
-        return results.slice(missing.length).map((r) => r.rows as Record<string, unknown>[]);
-      } catch (error) {
-        // One connection for everything: leave no aborted transaction behind for the next caller.
-        await db.exec("rollback").catch(() => {});
-        // Prepared statements outlive a rollback: learn which of ours this one created before it failed.
-        if (missing.length > 0) {
-          const { rows } = await db
-            .query<{ name: string }>("select name from pg_prepared_statements")
-            .catch(() => ({
-              rows: [],
-            }));
-          for (const { name } of rows) held.add(name);
-        }
-        throw error;
-      }
+    script,
+    async pipeline(steps) {
+      const executes = steps.map(({ statement, value }) => `execute ${statement.name}(${quoted(value)});\n`);
+      const results = await script(`begin;\n${executes.join("")}commit;`, [
+        ...new Set(steps.map((s) => s.statement)),
+      ]);
+      return results.slice(1, -1);
     },
     // PGlite is one connection in one process: there is nobody to exclude.
     withLock: (_key, fn) => fn(orm),

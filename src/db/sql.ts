@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { Database, PreparedStatement } from "./database.js";
+import type { Database, PreparedStatement, Step } from "./database.js";
 
 /**
  * The SQL toolkit every writer shares (webhook deliveries, backfill, prune): one locked transaction in one round
@@ -10,8 +10,7 @@ import type { Database, PreparedStatement } from "./database.js";
  * One transaction in one round trip: the advisory locks of `keys` (sorted, in their own statement, so that the
  * next statement's snapshot sees whatever a competing holder committed), then `statement` (or several, in order:
  * each sees what the ones before it wrote), then commit (or, for a dry run, rollback). Resolves with the rows of
- * the statements, one after the other. With `timeoutMs`, a statement that runs longer (waiting
- * for a lock held elsewhere, a stalled disk) is cancelled and the transaction fails (SQLSTATE 57014).
+ * the statements, one after the other.
  *
  * @example
  * ```ts
@@ -22,25 +21,46 @@ export async function lockedTransaction(
   db: Database,
   keys: readonly string[],
   statement: string | readonly string[],
-  {
-    rollback = false,
-    prepared = [],
-    timeoutMs,
-  }: { rollback?: boolean; prepared?: readonly PreparedStatement[]; timeoutMs?: number | undefined } = {},
+  { rollback = false }: { rollback?: boolean } = {},
 ): Promise<Record<string, unknown>[]> {
-  const timeout = timeoutMs === undefined ? [] : [`set local statement_timeout = ${Math.ceil(timeoutMs)}`];
   const work = typeof statement === "string" ? [statement] : statement;
   const statements = [
     "begin",
-    ...timeout,
     `execute ${LOCK.name}(${literal(keys)})`,
     ...work,
     rollback ? "rollback" : "commit",
   ];
-  const results = await db.script(`${statements.join(";\n")};`, [LOCK, ...prepared]);
-  const rows = results.slice(statements.length - 1 - work.length, statements.length - 1);
+  const results = await db.script(`${statements.join(";\n")};`, [LOCK]);
+  const rows = results.slice(2, 2 + work.length);
   if (rows.length !== work.length) throw new Error("lockedTransaction: unexpected result shape");
-  return work.length === 1 ? (rows[0] as Record<string, unknown>[]) : rows.flat();
+  return rows.flat();
+}
+
+/**
+ * {@link lockedTransaction} for prepared statements, each given its parameter (the webhook's path): the same locks
+ * first, then the steps, committed, through {@link Database.pipeline}. With `timeoutMs`, a statement that runs
+ * longer (waiting for a lock held elsewhere, a stalled disk) is cancelled and the transaction fails (SQLSTATE 57014).
+ * Resolves with the rows of the steps, one after the other.
+ *
+ * @example
+ * ```ts
+ * const rows = await lockedPipeline(db, keys, [{ statement: APPLY, value: batchJson }], { timeoutMs: 5000 });
+ * ```
+ */
+export async function lockedPipeline(
+  db: Database,
+  keys: readonly string[],
+  steps: readonly Step[],
+  { timeoutMs }: { timeoutMs?: number | undefined } = {},
+): Promise<Record<string, unknown>[]> {
+  // Local to the transaction; each statement after it starts its own timer.
+  const timeout =
+    timeoutMs === undefined ? [] : [{ statement: TIMEOUT, value: String(Math.ceil(timeoutMs)) }];
+  const lock = { statement: LOCK, value: JSON.stringify(keys) };
+  const results = await db.pipeline([...timeout, lock, ...steps]);
+  const rows = results.slice(timeout.length + 1);
+  if (rows.length !== steps.length) throw new Error("lockedPipeline: unexpected result shape");
+  return rows.flat();
 }
 
 /**
@@ -71,18 +91,27 @@ const TAG_PREFIX = randomBytes(6).toString("hex");
 let tags = 0;
 
 /**
- * A statement prepared once per connection, under a name that changes with its text, so a connection never runs
- * another version's plan.
+ * A statement prepared once per connection, under a name that changes with its text and its parameters' types
+ * (one `jsonb` unless given), so a connection never runs another version's plan.
  *
  * @example
  * ```ts
  * const COUNT = prepared("count", "select jsonb_array_length($1)");
  * ```
  */
-export function prepared(name: string, text: string): PreparedStatement {
-  const hash = createHash("sha256").update(text).digest("hex").slice(0, 12);
-  return { name: `clerk_user_sync_${name}_${hash}`, parameters: ["jsonb"], text };
+export function prepared(
+  name: string,
+  text: string,
+  parameters: readonly string[] = ["jsonb"],
+): PreparedStatement {
+  const hash = createHash("sha256")
+    .update(`${parameters.join(",")}:${text}`)
+    .digest("hex")
+    .slice(0, 12);
+  return { name: `clerk_user_sync_${name}_${hash}`, parameters, text };
 }
+
+const TIMEOUT = prepared("timeout", "select set_config('statement_timeout', $1, true)", ["text"]);
 
 const LOCK = prepared(
   "lock",

@@ -1,5 +1,5 @@
 import type { Database, PreparedStatement } from "../db/database.js";
-import { lockedTransaction, prepared, quoted } from "../db/sql.js";
+import { lockedPipeline, prepared } from "../db/sql.js";
 import { type Delivery, type Resource, resourceOf, storableAsIs } from "../decode.js";
 import { membershipLockKey, organizationLockKey, userLockKey } from "./locks.js";
 
@@ -36,9 +36,9 @@ export type Applicable = Delivery & { readonly body?: string };
  *    earlier one in the run), then writes the final state of each object, the tombstones, the cascades and the
  *    delivery log. A batch of user events alone is one statement, as it always was.
  *
- * The whole transaction is one round trip: each run travels as one JSON document in a dollar-quoted literal
- * (no parameter escaping, whatever `standard_conforming_strings` says). The statements are prepared once per
- * connection: planning one took PostgreSQL longer than executing it for a batch of 30.
+ * The whole transaction is one round trip: each run travels as one JSON document, the parameter of its statement
+ * ({@link lockedPipeline}). The statements are prepared once per connection: planning one took PostgreSQL longer
+ * than executing it for a batch of 30.
  */
 export async function applyBatch(
   db: Database,
@@ -46,16 +46,14 @@ export async function applyBatch(
   { timeoutMs }: { timeoutMs?: number } = {},
 ): Promise<Outcome[]> {
   const keys = [...new Set(batch.flatMap((p) => p.keys))];
-  const statements = runs(batch).map(({ resource, rows }) => {
-    const statement = STATEMENTS[resource];
-    return { statement, text: `execute ${statement.name}(${quoted(rows.join(","), "[", "]")})` };
-  });
-  const outcomes = (await lockedTransaction(
-    db,
-    keys,
-    statements.map((s) => s.text),
-    { prepared: [...new Set(statements.map((s) => s.statement))], timeoutMs },
-  )) as { o: number; outcome: Outcome }[];
+  const steps = runs(batch).map(({ resource, rows }) => ({
+    statement: STATEMENTS[resource],
+    value: `[${rows.join(",")}]`,
+  }));
+  const outcomes = (await lockedPipeline(db, keys, steps, { timeoutMs })) as {
+    o: number;
+    outcome: Outcome;
+  }[];
   if (outcomes.length !== batch.length) throw new Error("apply: unexpected result shape");
   return outcomes.sort((a, b) => a.o - b.o).map((r) => r.outcome);
 }

@@ -2,16 +2,16 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { listenInFront } from "./proxy.js";
 
 /**
- * A TCP proxy in front of PostgreSQL that can lose the reply to a COMMIT: the server has committed, the client
- * only sees its connection die. This is the one failure where a 5xx is answered for a delivery that is stored,
- * made deterministic (a plain cut lands before or after the COMMIT by chance).
+ * A TCP proxy in front of PostgreSQL that can lose the reply to a delivery's commit: the server has committed, the
+ * client only sees its connection die. This is the one failure where a 5xx is answered for a delivery that is
+ * stored, made deterministic (a plain cut lands before or after the commit by chance).
  */
 export interface LostReplyProxy {
   /** The upstream URL rewritten to go through the proxy. */
   url: string;
-  /** The next COMMIT that succeeds on the server is never acknowledged to the client. */
+  /** The next transaction that applies deliveries and commits on the server is never acknowledged to the client. */
   loseNextCommit(): void;
-  /** How many COMMIT replies were lost so far. */
+  /** How many commit replies were lost so far. */
   readonly lost: number;
   close(): Promise<void>;
 }
@@ -31,8 +31,13 @@ export async function lostReplyProxy(upstreamUrl: string): Promise<LostReplyProx
     client.pipe(target);
     client.on("close", () => target.destroy());
     target.on("close", () => client.destroy());
-    // Server messages are framed (type byte, int32 length including itself): forward them one by one, and
-    // drop the connection at a CommandComplete "COMMIT" when armed.
+    // Armed, the connection that sends the webhook's apply statement (by its name) loses the server's answer at
+    // the end of that transaction: its ReadyForQuery, which PostgreSQL sends once it has committed.
+    let applying = false;
+    client.on("data", (chunk: Buffer) => {
+      if (armed && chunk.includes(APPLY)) applying = true;
+    });
+    // Server messages are framed (type byte, int32 length including itself): forward them one by one.
     let pending = Buffer.alloc(0);
     target.on("data", (chunk: Buffer) => {
       pending = Buffer.concat([pending, chunk]);
@@ -41,8 +46,9 @@ export async function lostReplyProxy(upstreamUrl: string): Promise<LostReplyProx
         if (pending.length < size) break;
         const message = pending.subarray(0, size);
         pending = pending.subarray(size);
-        if (armed && message[0] === 0x43 && message.subarray(5).toString("latin1").startsWith("COMMIT")) {
+        if (applying && message[0] === READY_FOR_QUERY) {
           armed = false;
+          applying = false;
           lost++;
           client.destroy();
           target.destroy();
@@ -67,3 +73,7 @@ export async function lostReplyProxy(upstreamUrl: string): Promise<LostReplyProx
     },
   };
 }
+
+/** The prefix of the webhook's apply statements' names (src/store/apply.ts, src/db/sql.ts's `prepared`). */
+const APPLY = Buffer.from("clerk_user_sync_apply");
+const READY_FOR_QUERY = 0x5a;

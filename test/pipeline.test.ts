@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Database, openDatabase } from "../src/db/database.js";
+import { lockedPipeline, prepared } from "../src/db/sql.js";
+import { backends, type TestDatabase } from "./support/backends.js";
+
+/*
+ * The seam the webhook's transaction goes through (Database.pipeline, lockedPipeline), on every backend: on
+ * PostgreSQL its own wire flow (src/db/pipeline.ts), on PGlite a script. Both must be one transaction.
+ */
+
+const WRITE = prepared(
+  "test_write",
+  "insert into pipeline_test (n) select value::int from jsonb_array_elements_text($1) returning n, 'kept' as note",
+);
+const COUNT = prepared("test_count", "select count(*)::int as n, $1::text as asked from pipeline_test", [
+  "text",
+]);
+const FAIL = prepared("test_fail", "select 1 / (jsonb_array_length($1) - jsonb_array_length($1)) as never");
+const HELD = prepared(
+  "test_held",
+  "select count(*)::int as n from pg_locks where locktype = 'advisory' and pid = pg_backend_pid() and granted and $1 is not null",
+);
+const SLEEP = prepared("test_sleep", "select pg_sleep((($1 ->> 0)::int) / 1000.0)::text as slept");
+
+describe.each(await backends())("the pipeline on $name", (backend) => {
+  let test: TestDatabase;
+  let db: Database;
+  beforeAll(async () => {
+    test = await backend.create();
+    db = await openDatabase(test.database, { dataDir: test.dataDir });
+    await db.query("create table pipeline_test (n int not null)");
+  });
+  afterAll(async () => {
+    await db.close();
+    await test.drop();
+  });
+
+  it("runs the steps in order, each seeing the ones before it, and answers each one's rows as typed values", async () => {
+    await db.query("truncate pipeline_test");
+    const rows = await db.pipeline([
+      { statement: WRITE, value: "[1, 2]" },
+      { statement: COUNT, value: "after two" },
+      { statement: WRITE, value: "[3]" },
+      { statement: COUNT, value: "after three" },
+    ]);
+    expect(rows).toEqual([
+      [
+        { n: 1, note: "kept" },
+        { n: 2, note: "kept" },
+      ],
+      [{ n: 2, asked: "after two" }],
+      [{ n: 3, note: "kept" }],
+      [{ n: 3, asked: "after three" }],
+    ]);
+  });
+
+  it("is one transaction: a failing step fails the call, with PostgreSQL's code, and undoes the steps before it", async () => {
+    await db.query("truncate pipeline_test");
+    const failed = db.pipeline([
+      { statement: WRITE, value: "[1, 2]" },
+      { statement: FAIL, value: "[]" },
+      { statement: WRITE, value: "[3]" },
+    ]);
+    await expect(failed).rejects.toMatchObject({ code: "22012" });
+    expect(await db.query("select n from pipeline_test")).toEqual([]);
+    // The connection that failed is not handed out inside its broken transaction.
+    expect(await db.pipeline([{ statement: COUNT, value: "again" }])).toEqual([[{ n: 0, asked: "again" }]]);
+  });
+
+  it("holds the advisory locks of lockedPipeline until its last step", async () => {
+    const rows = await lockedPipeline(db, ["a", "b", "a"], [{ statement: HELD, value: "[]" }]);
+    expect(rows).toEqual([{ n: 2 }]);
+    expect(await db.query("select count(*)::int as n from pg_locks where locktype = 'advisory'")).toEqual([
+      { n: 0 },
+    ]);
+  });
+
+  it.runIf(backend.name === "postgres")(
+    "cancels a step that outlives lockedPipeline's timeout (SQLSTATE 57014); one within it commits",
+    async () => {
+      await expect(
+        lockedPipeline(db, ["t"], [{ statement: SLEEP, value: "[2000]" }], { timeoutMs: 100 }),
+      ).rejects.toMatchObject({ code: "57014" });
+      expect(
+        await lockedPipeline(db, ["t"], [{ statement: SLEEP, value: "[1]" }], { timeoutMs: 1000 }),
+      ).toEqual([{ slept: "" }]);
+    },
+  );
+});
