@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Database, openDatabase } from "../src/db/database.js";
-import { lockedPipeline, prepared } from "../src/db/sql.js";
+import { lockedPipeline } from "../src/db/sql.js";
+import { prepared } from "../src/db/statements.js";
 import { backends, type TestDatabase } from "./support/backends.js";
 
 /*

@@ -1,5 +1,6 @@
 import type { Database } from "../db/database.js";
-import { literal, lockedTransaction, quoted } from "../db/sql.js";
+import { lockedTransaction } from "../db/sql.js";
+import { literal, quoted } from "../db/statements.js";
 import { millis, storable, storableAsIs, userFields } from "../decode.js";
 import { userLockKey } from "../store/locks.js";
 import { ENVIRONMENTS, type Environment } from "../verify.js";

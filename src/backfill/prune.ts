@@ -1,5 +1,6 @@
 import type { Database } from "../db/database.js";
-import { literal, lockedTransaction } from "../db/sql.js";
+import { lockedTransaction } from "../db/sql.js";
+import { literal } from "../db/statements.js";
 import { membershipLockKey, organizationLockKey, userLockKey } from "../store/locks.js";
 import { ENVIRONMENTS, type Environment } from "../verify.js";
 

@@ -5,7 +5,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import pg from "pg";
 import { runPipeline } from "./pipeline.js";
 import * as schema from "./schema.js";
-import { quoted } from "./sql.js";
+import { type PreparedStatement, quoted, type Step } from "./statements.js";
 
 /** Drizzle over either backend, with this package's schema. */
 export type Orm = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -44,36 +44,6 @@ export interface Database {
   withLock<T>(key: number, fn: (orm: Orm) => Promise<T>): Promise<T>;
   /** Closes what this package opened; a pool or PGlite passed in stays open. */
   close(): Promise<void>;
-}
-
-/**
- * A statement for {@link Database.script} to prepare once per connection.
- *
- * @example
- * ```ts
- * const count: PreparedStatement = { name: "count_of", parameters: ["jsonb"], text: "select jsonb_array_length($1)" };
- * await db.script("execute count_of('[1, 2]')", [count]);
- * ```
- */
-export interface PreparedStatement {
-  /** Unique to its text: a connection that holds this name holds this statement. */
-  name: string;
-  /** The types of `$1`, `$2`, … */
-  parameters: readonly string[];
-  text: string;
-}
-
-/**
- * A step of {@link Database.pipeline}: a prepared statement and the text of its one parameter.
- *
- * @example
- * ```ts
- * const [[{ n }]] = await db.pipeline([{ statement: count, value: "[1, 2]" }]);
- * ```
- */
-export interface Step {
-  statement: PreparedStatement;
-  value: string;
 }
 
 /** The `prepare` statements for those of `statements` a connection does not hold yet. */

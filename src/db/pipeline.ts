@@ -1,5 +1,5 @@
 import pg from "pg";
-import type { Step } from "./database.js";
+import type { Step } from "./statements.js";
 
 /*
  * Why this module exists: the webhook's transaction used to travel as one SQL script (`begin; execute lock('…');

@@ -1,9 +1,9 @@
-import { createHash, randomBytes } from "node:crypto";
-import type { Database, PreparedStatement, Step } from "./database.js";
+import type { Database } from "./database.js";
+import { literal, prepared, type Step } from "./statements.js";
 
 /**
- * The SQL toolkit every writer shares (webhook deliveries, backfill, prune): one locked transaction in one round
- * trip, JSON as dollar-quoted literals, statements prepared once per connection.
+ * The transaction every writer shares (webhook deliveries, backfill, prune): advisory locks, then the work, in one
+ * round trip.
  */
 
 /**
@@ -61,54 +61,6 @@ export async function lockedPipeline(
   const rows = results.slice(timeout.length + 1);
   if (rows.length !== steps.length) throw new Error("lockedPipeline: unexpected result shape");
   return rows.flat();
-}
-
-/**
- * A dollar-quoted SQL literal of a JSON value, with a tag that cannot occur inside it (also used by the backfill).
- *
- * @example
- * ```ts
- * await db.script(`select * from jsonb_array_elements(${literal([1, 2])}::jsonb)`);
- * ```
- */
-export function literal(value: unknown): string {
-  return quoted(JSON.stringify(value));
-}
-
-/**
- * JSON text as a dollar-quoted literal, `open` and `close` around it. The search for a free tag runs on the text as
- * given: wrapped first, a batch would be copied once more, only to be searched.
- */
-export function quoted(json: string, open = "", close = ""): string {
-  let tag: string;
-  do tag = `$j${TAG_PREFIX}${(tags++).toString(36)}$`;
-  while (json.includes(tag));
-  return `${tag}${open}${json}${close}${tag}`;
-}
-
-/** Random once per process: no text can be made to hold the tags in advance (and loop the search above). */
-const TAG_PREFIX = randomBytes(6).toString("hex");
-let tags = 0;
-
-/**
- * A statement prepared once per connection, under a name that changes with its text and its parameters' types
- * (one `jsonb` unless given), so a connection never runs another version's plan.
- *
- * @example
- * ```ts
- * const COUNT = prepared("count", "select jsonb_array_length($1)");
- * ```
- */
-export function prepared(
-  name: string,
-  text: string,
-  parameters: readonly string[] = ["jsonb"],
-): PreparedStatement {
-  const hash = createHash("sha256")
-    .update(`${parameters.join(",")}:${text}`)
-    .digest("hex")
-    .slice(0, 12);
-  return { name: `clerk_user_sync_${name}_${hash}`, parameters, text };
 }
 
 const TIMEOUT = prepared("timeout", "select set_config('statement_timeout', $1, true)", ["text"]);

@@ -1,5 +1,6 @@
-import type { Database, PreparedStatement } from "../db/database.js";
-import { lockedPipeline, prepared } from "../db/sql.js";
+import type { Database } from "../db/database.js";
+import { lockedPipeline } from "../db/sql.js";
+import { type PreparedStatement, prepared } from "../db/statements.js";
 import { type Delivery, type Resource, resourceOf, storableAsIs } from "../decode.js";
 import { membershipLockKey, organizationLockKey, userLockKey } from "./locks.js";
 
