@@ -216,7 +216,6 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
     let svixId: string | undefined;
     active++;
     try {
-      await writer.admit();
       if (closing) throw new ShuttingDownError();
       const size =
         typeof request.body === "string" ? Buffer.byteLength(request.body) : request.body.byteLength;

@@ -104,9 +104,9 @@ describe.runIf(postgres)("PostgreSQL failing under a stream of deliveries", () =
     const waiting = `select 1 from pg_locks where locktype = 'advisory' and not granted
       and database = (select oid from pg_database where datname = current_database())`;
     await vi.waitFor(async () => expect((await setup.direct().query(waiting)).rowCount).toBe(1), WAIT);
-    // The others go to the core as requests that note when it reads their body: it reads it once the delivery is
-    // admitted and queues it in the same synchronous step (verify, decode, write). All read, all wait in the
-    // writer's queue behind the blocked transaction.
+    // The others go to the core as requests that note when it reads their body: it reads it and queues the
+    // delivery in the same synchronous step (verify, decode, write). All read, all wait in the writer's queue
+    // behind the blocked transaction.
     const taken = new Set<string>();
     const sentRest = rest.map(async (m): Promise<Posted> => {
       const { body, headers, svixId } = signedDelivery(m.event, { id: m.id });

@@ -32,8 +32,7 @@ interface Pending<T> {
  * delivery by delivery, so one bad event cannot fail the others.
  *
  * When a transaction commits, the next batch is sent before the callers of this one are answered: the database
- * works on it while their responses are written, instead of waiting for them. Callers that {@link admit} their
- * deliveries before preparing them let the answer of a transaction in flight be read as soon as it comes.
+ * works on it while their responses are written, instead of waiting for them.
  *
  * @example
  * ```ts
@@ -54,7 +53,6 @@ export class Writer<T> {
   #idle: (() => void)[] = [];
   /** Transactions whose callers are still to be answered. */
   #answering = 0;
-  #admissions: (() => void)[] = [];
 
   /**
    * `apply` commits a batch of items in one transaction and returns each one's outcome, in order; `size` is what an
@@ -94,24 +92,6 @@ export class Writer<T> {
       this.#flush();
     });
   }
-
-  /**
-   * Resolves when the caller may prepare (verify, decode) its delivery for {@link write}: at once while no
-   * transaction is in flight, otherwise one caller per event-loop iteration. A burst of requests prepared back to
-   * back holds the event loop for milliseconds, and the database's answer waits unread meanwhile, and with it the
-   * next batch; one at a time, that answer is read between two of them.
-   */
-  admit(): Promise<void> {
-    if (this.#inFlight === 0 && this.#admissions.length === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      if (this.#admissions.push(resolve) === 1) setImmediate(this.#admitNext);
-    });
-  }
-
-  readonly #admitNext = (): void => {
-    this.#admissions.shift()?.();
-    if (this.#admissions.length > 0) setImmediate(this.#admitNext);
-  };
 
   /** Resolves when nothing is queued, in flight or still to be answered. */
   drained(): Promise<void> {
