@@ -16,6 +16,12 @@ const WRITE = prepared(
 const COUNT = prepared("test_count", "select count(*)::int as n, $1::text as asked from pipeline_test", [
   "text",
 ]);
+/** The same statement made twice: one name, parsed once. */
+const COUNT_AGAIN = prepared(
+  "test_count",
+  "select count(*)::int as n, $1::text as asked from pipeline_test",
+  ["text"],
+);
 const FAIL = prepared("test_fail", "select 1 / (jsonb_array_length($1) - jsonb_array_length($1)) as never");
 const HELD = prepared(
   "test_held",
@@ -42,7 +48,7 @@ describe.each(await backends())("the pipeline on $name", (backend) => {
       { statement: WRITE, value: "[1, 2]" },
       { statement: COUNT, value: "after two" },
       { statement: WRITE, value: "[3]" },
-      { statement: COUNT, value: "after three" },
+      { statement: COUNT_AGAIN, value: "after three" },
     ]);
     expect(rows).toEqual([
       [

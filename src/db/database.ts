@@ -46,9 +46,11 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/** The `prepare` statements for those of `statements` a connection does not hold yet. */
+/** Those of `statements` a connection does not hold yet, each name once. */
 function preparing(statements: readonly PreparedStatement[], held: ReadonlySet<string>): PreparedStatement[] {
-  return statements.filter((p) => !held.has(p.name));
+  const missing = new Map<string, PreparedStatement>();
+  for (const p of statements) if (!held.has(p.name)) missing.set(p.name, p);
+  return [...missing.values()];
 }
 
 function prepareText(statements: readonly PreparedStatement[]): string {
@@ -213,9 +215,10 @@ async function pglite(db: PGlite, owned: boolean): Promise<Database> {
     script,
     async pipeline(steps) {
       const executes = steps.map(({ statement, value }) => `execute ${statement.name}(${quoted(value)});\n`);
-      const results = await script(`begin;\n${executes.join("")}commit;`, [
-        ...new Set(steps.map((s) => s.statement)),
-      ]);
+      const results = await script(
+        `begin;\n${executes.join("")}commit;`,
+        steps.map((s) => s.statement),
+      );
       return results.slice(1, -1);
     },
     // PGlite is one connection in one process: there is nobody to exclude.

@@ -67,11 +67,16 @@ class Pipeline implements pg.Submittable {
 
   submit(connection: pg.Connection): void {
     const wire = connection as unknown as Wire;
-    const parsing = new Set(this.#steps.map((s) => s.statement).filter((s) => !this.#held.has(s.name)));
+    // Each statement once, by name: a name the connection holds, or parses twice, is an error in PostgreSQL.
+    const parsing = new Map(
+      this.#steps
+        .filter((s) => !this.#held.has(s.statement.name))
+        .map((s) => [s.statement.name, s.statement]),
+    );
     // One write for every message, as node-postgres's own queries do.
     wire.stream.cork();
     try {
-      for (const { name, text, parameters } of parsing) {
+      for (const { name, text, parameters } of parsing.values()) {
         wire.parse({ name, text, types: parameters.map((type) => TYPE_OIDS[type] ?? 0) });
       }
       for (const { statement, value } of this.#steps) {
