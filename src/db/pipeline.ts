@@ -29,7 +29,7 @@ export function runPipeline(
   });
 }
 
-/** Parameter types by the name a {@link PreparedStatement} gives them; others are left to PostgreSQL to infer. */
+/** Parameter types by the name a `PreparedStatement` gives them; others are left to PostgreSQL to infer. */
 const TYPE_OIDS: Record<string, number> = { jsonb: 3802, text: 25 };
 
 /** node-postgres's `Connection` as it is (its type declarations lag): what a Submittable sends with. */
