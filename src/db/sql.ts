@@ -8,9 +8,8 @@ import { literal, prepared, type Step } from "./statements.js";
 
 /**
  * One transaction in one round trip: the advisory locks of `keys` (sorted, in their own statement, so that the
- * next statement's snapshot sees whatever a competing holder committed), then `statement` (or several, in order:
- * each sees what the ones before it wrote), then commit (or, for a dry run, rollback). Resolves with the rows of
- * the statements, one after the other.
+ * next statement's snapshot sees whatever a competing holder committed), then `statement`, then commit (or, for a
+ * dry run, rollback). Resolves with the statement's rows.
  *
  * @example
  * ```ts
@@ -20,20 +19,18 @@ import { literal, prepared, type Step } from "./statements.js";
 export async function lockedTransaction(
   db: Database,
   keys: readonly string[],
-  statement: string | readonly string[],
+  statement: string,
   { rollback = false }: { rollback?: boolean } = {},
 ): Promise<Record<string, unknown>[]> {
-  const work = typeof statement === "string" ? [statement] : statement;
-  const statements = [
-    "begin",
-    `execute ${LOCK.name}(${literal(keys)})`,
-    ...work,
-    rollback ? "rollback" : "commit",
-  ];
-  const results = await db.script(`${statements.join(";\n")};`, [LOCK]);
-  const rows = results.slice(2, 2 + work.length);
-  if (rows.length !== work.length) throw new Error("lockedTransaction: unexpected result shape");
-  return rows.flat();
+  const lock = `execute ${LOCK.name}(${literal(keys)})`;
+  const results = await db.script(`begin;\n${lock};\n${statement};\n${rollback ? "rollback" : "commit"};`, [
+    LOCK,
+  ]);
+  // begin, the locks, the statement, the end.
+  const rows = results[2];
+  if (results.length !== 4 || rows === undefined)
+    throw new Error("lockedTransaction: unexpected result shape");
+  return rows;
 }
 
 /**

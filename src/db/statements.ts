@@ -47,15 +47,12 @@ export function literal(value: unknown): string {
   return quoted(JSON.stringify(value));
 }
 
-/**
- * JSON text as a dollar-quoted literal, `open` and `close` around it. The search for a free tag runs on the text as
- * given: wrapped first, a batch would be copied once more, only to be searched.
- */
-export function quoted(json: string, open = "", close = ""): string {
+/** JSON text as a dollar-quoted literal, with a tag that cannot occur inside it. */
+export function quoted(json: string): string {
   let tag: string;
   do tag = `$j${TAG_PREFIX}${(tags++).toString(36)}$`;
   while (json.includes(tag));
-  return `${tag}${open}${json}${close}${tag}`;
+  return `${tag}${json}${tag}`;
 }
 
 /** Random once per process: no text can be made to hold the tags in advance (and loop the search above). */
