@@ -1,5 +1,5 @@
 import { assertDepth } from "./clean.js";
-import { type Database, type DatabaseOption, openDatabase } from "./db/database.js";
+import { type Database, type DatabaseOption, openDatabase, type PoolOptions } from "./db/database.js";
 import { migrate as applyMigrations } from "./db/migrate.js";
 import type { MembershipRow, OrganizationRow, UserRow } from "./db/schema.js";
 import { type Delivery, decode } from "./decode.js";
@@ -16,7 +16,7 @@ import {
 import { assertLimits } from "./limits.js";
 import { consoleLogger, describe, type Logger } from "./log.js";
 import { errorResponse, jsonResponse, type SyncResponse } from "./response.js";
-import { applyBatch, type Outcome, type Prepared, prepare } from "./store/apply.js";
+import { applyBatch, type Outcome, type Queued, queued } from "./store/apply.js";
 import { storageFailure } from "./store/failures.js";
 import {
   getMembership,
@@ -104,8 +104,18 @@ export interface ClerkUserSyncOptions {
   dataDir?: string;
   /** The webhook signing secrets of the Development and Production instances. */
   secrets: Secrets;
-  /** Apply pending migrations on creation (default true). */
+  /**
+   * Apply pending migrations on creation (default true). On a migrated database this is one read; `false` skips even
+   * that, for serverless processes whose deploy step runs `clerk-user-sync migrate`.
+   */
   migrate?: boolean;
+  /**
+   * A direct (unpooled) PostgreSQL URL to apply migrations through, for providers whose pooler refuses DDL or locks
+   * (Prisma's `directUrl`); the deliveries still go through `database`.
+   */
+  migrationsDatabase?: string;
+  /** How the pool opened for a `database` URL is sized and timed (10 connections, 5 s to connect, 10 s idle). */
+  pool?: PoolOptions;
   /** Called after each delivery commits. A throw is logged; the delivery is already stored and still answered 200. */
   onEvent?: (event: SyncEvent) => void | Promise<void>;
   logger?: Logger;
@@ -124,6 +134,17 @@ export interface ClerkUserSyncOptions {
   writer?: Omit<WriterOptions, "onCommit">;
   /** Metrics hooks. */
   observer?: Observer;
+}
+
+/** Applies pending migrations through `url` when given (a connection opened and closed for it), else through `db`. */
+async function migrateThrough(url: string | undefined, db: Database): Promise<void> {
+  if (url === undefined) return applyMigrations(db);
+  const direct = await openDatabase(url, { pool: { max: 1 } });
+  try {
+    await applyMigrations(direct);
+  } finally {
+    await direct.close();
+  }
 }
 
 /** A request as the core sees it: the raw bytes, untouched, and the headers. */
@@ -184,24 +205,24 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
   const logger = options.logger ?? consoleLogger;
   const observer = options.observer ?? {};
   const verify = createVerifier(options.secrets, options.clock ?? (() => new Date()));
-  const database = await openDatabase(options.database, { dataDir: options.dataDir });
+  const database = await openDatabase(options.database, { dataDir: options.dataDir, pool: options.pool });
   if (options.migrate !== false) {
     try {
-      await applyMigrations(database);
+      await migrateThrough(options.migrationsDatabase, database);
     } catch (error) {
       await database.close();
       throw error;
     }
   }
-  const writer = new Writer<Prepared>(
+  const writer = new Writer<Queued>(
     (batch) => applyBatch(database, batch, { timeoutMs: statementTimeout }),
     {
       ...options.writer,
-      // PGlite is one connection, where a failed transaction must be rolled back before the next one begins.
-      ...(database.dialect === "pglite" ? { concurrency: 1 } : {}),
+      // More transactions at once than the database can run would only queue for its connections.
+      concurrency: Math.min(options.writer?.concurrency ?? 1, database.concurrency),
       onCommit: (size, seconds, ok) => safely(() => observer.write?.(size, seconds, ok)),
     },
-    (prepared) => prepared.delivery.body?.length ?? 0,
+    (entry) => entry.delivery.body?.length ?? 0,
   );
   let closing = false;
   let active = 0;
@@ -231,9 +252,9 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
       labels = { environment: delivery.environment, type: delivery.type };
       let outcome: Outcome;
       try {
-        // Prepared now, while a transaction may be in flight, so that its row waits in the queue ready to go. The
+        // Made ready now, while a transaction may be in flight, so that its row waits in the queue ready to go. The
         // text goes with it (see Applicable), assigned rather than spread: a spread copy costs µs on Node.js 20.
-        outcome = await writer.write(prepare(Object.assign(delivery, { body })));
+        outcome = await writer.write(queued(Object.assign(delivery, { body })));
       } catch (error) {
         const failure = storageFailure(error);
         const message =

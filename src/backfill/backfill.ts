@@ -1,7 +1,6 @@
 import type { Database } from "../db/database.js";
 import type { Environment } from "../verify.js";
-import { applyMemberships, applyOrganizations } from "./apply-organizations.js";
-import { applyUsers, type UserResult } from "./apply-users.js";
+import { applyMemberships, applyOrganizations, applyUsers, type ListedResult } from "./apply.js";
 import { type ClerkApi, MAX_PAGE_SIZE, type OffsetPage } from "./clerk-api.js";
 import { ClerkApiError, IncompleteListingError, PruneRefusedError } from "./errors.js";
 import { type PrunableResource, planResourcePrune, pruneResource } from "./prune.js";
@@ -33,7 +32,7 @@ export interface BackfillOptions {
   force?: boolean;
   /** The largest share of local users a prune may remove without `force` (0.1). */
   maxPruneShare?: number;
-  /** Pages written at once while the next one is fetched (2 on PostgreSQL, 1 on PGlite's single connection). */
+  /** Pages written at once while the next one is fetched (2, at most what the database runs at once: 1 on PGlite). */
   writeConcurrency?: number;
   /** Called after every page is written, and once more at the end. */
   onProgress?: (progress: BackfillProgress) => void;
@@ -42,7 +41,7 @@ export interface BackfillOptions {
 }
 
 /** How many listed users ended up each way. */
-export type BackfillCounts = Record<UserResult, number>;
+export type BackfillCounts = Record<ListedResult, number>;
 
 /** Where the listing of organizations or of memberships stands. */
 export interface ResourceProgress extends BackfillCounts {
@@ -102,7 +101,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillProgre
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
     throw new RangeError(`backfill: pageSize must be an integer from 1 to ${MAX_PAGE_SIZE}`);
   }
-  const concurrency = Math.max(1, options.writeConcurrency ?? (db.dialect === "postgres" ? 2 : 1));
+  const concurrency = Math.max(1, Math.min(options.writeConcurrency ?? 2, db.concurrency));
   const started = now();
   // The database's clock, not ours: row `created_at`s come from it, and prune compares against them.
   const [clock] = await db.query<{ now: string }>("select now()::text as now");

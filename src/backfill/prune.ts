@@ -1,8 +1,8 @@
 import type { Database } from "../db/database.js";
 import { lockedTransaction } from "../db/sql.js";
-import { literal } from "../db/statements.js";
-import { membershipLockKey, organizationLockKey, userLockKey } from "../store/locks.js";
-import { ENVIRONMENTS, type Environment } from "../verify.js";
+import type { Resource } from "../decode.js";
+import { type IdKey, idColumn, lockKeys, SHAPES, STATEMENTS } from "../store/shapes.js";
+import type { Environment } from "../verify.js";
 
 /** What a prune would remove, and out of how many. */
 export interface PrunePlan {
@@ -18,10 +18,10 @@ export type PrunableResource = "organizations" | "memberships";
 /** Every table a backfill may prune. */
 export type Prunable = PrunableResource | "users";
 
-const TABLES: Record<Prunable, { table: string; id: string }> = {
-  users: { table: "users", id: "clerk_user_id" },
-  organizations: { table: "organizations", id: "clerk_org_id" },
-  memberships: { table: "organization_memberships", id: "clerk_membership_id" },
+const RESOURCES: Record<Prunable, Resource> = {
+  users: "user",
+  organizations: "organization",
+  memberships: "membership",
 };
 
 /**
@@ -41,9 +41,10 @@ export async function planResourcePrune(
   listed: ReadonlySet<string>,
   listingStartedAt: string,
 ): Promise<PrunePlan> {
-  const { table, id } = TABLES[resource];
+  const shape = SHAPES[RESOURCES[resource]];
   const rows = await db.query<{ id: string; before: boolean }>(
-    `select ${id} as id, created_at < $2::timestamptz as before from ${table} where environment = $1`,
+    `select ${idColumn(shape)} as id, created_at < $2::timestamptz as before from ${shape.table}
+     where environment = $1`,
     [environment, listingStartedAt],
   );
   return {
@@ -71,96 +72,26 @@ export async function pruneResource(
   listingStartedAt: string,
   { dryRun = false }: { dryRun?: boolean } = {},
 ): Promise<number> {
-  if (!ENVIRONMENTS.includes(environment))
-    throw new TypeError(`pruneResource: unknown environment ${environment}`);
   if (ids.length === 0) return 0;
-  let keys: string[];
-  if (resource === "users") {
-    keys = ids.map((id) => userLockKey(environment, id));
-  } else if (resource === "organizations") {
-    keys = ids.map((id) => organizationLockKey(environment, id));
-  } else {
-    // A membership's organization and user are locked too, as a webhook locks them.
-    const rows = await db.query<{ m: string; g: string; u: string }>(
-      `select clerk_membership_id as m, clerk_org_id as g, clerk_user_id as u from organization_memberships
-       where environment = $1 and clerk_membership_id = any($2::text[])`,
-      [environment, ids],
-    );
-    keys = rows.flatMap((r) => [
-      membershipLockKey(environment, r.m),
-      organizationLockKey(environment, r.g),
-      userLockKey(environment, r.u),
-    ]);
-  }
-  const input = { e: environment, before: listingStartedAt, ids };
+  const shape = SHAPES[RESOURCES[resource]];
+  // A membership's organization and user are locked too, as a webhook locks them.
+  const objects =
+    resource === "memberships"
+      ? await db.query<{ m: string; g: string; u: string }>(
+          `select clerk_membership_id as m, clerk_org_id as g, clerk_user_id as u from organization_memberships
+           where environment = $1 and clerk_membership_id = any($2::text[])`,
+          [environment, ids],
+        )
+      : ids.map((id) => ({ [shape.ids[0] as IdKey]: id }));
+  const keys = objects.flatMap((ids) => lockKeys(shape, environment, ids));
+  const value = JSON.stringify({ e: environment, before: listingStartedAt, ids });
   const rows = await lockedTransaction(
     db,
     [...new Set(keys)],
-    PRUNE[resource].replace("$INPUT", () => literal(input)),
-    {
-      rollback: dryRun,
-    },
+    [{ statement: STATEMENTS[RESOURCES[resource]].prune, value }],
+    { rollback: dryRun },
   );
   const pruned = (rows as { pruned: number }[])[0]?.pruned;
   if (typeof pruned !== "number") throw new Error("pruneResource: unexpected result shape");
   return pruned;
 }
-
-const PRUNE_USERS = `with input as (select $INPUT::jsonb as p),
-removed as (
-  delete from users s using input
-  where s.environment = p->>'e'
-    and s.created_at < (p->>'before')::timestamptz
-    and s.clerk_user_id in (select jsonb_array_elements_text(p->'ids'))
-  returning s.clerk_user_id, s.environment
-),
-cascaded as (
-  delete from organization_memberships m using removed r
-  where m.environment = r.environment and m.clerk_user_id = r.clerk_user_id
-),
-tombstoned as (
-  insert into user_tombstones (clerk_user_id, environment, deleted_at)
-  select clerk_user_id, environment, now() from removed
-  on conflict do nothing
-)
-select count(*)::int as pruned from removed`;
-
-const PRUNE_ORGANIZATIONS = `with input as (select $INPUT::jsonb as p),
-removed as (
-  delete from organizations s using input
-  where s.environment = p->>'e'
-    and s.created_at < (p->>'before')::timestamptz
-    and s.clerk_org_id in (select jsonb_array_elements_text(p->'ids'))
-  returning s.clerk_org_id, s.environment
-),
-tombstoned as (
-  insert into organization_tombstones (clerk_org_id, environment, deleted_at)
-  select clerk_org_id, environment, now() from removed
-  on conflict do nothing
-),
-cascaded as (
-  delete from organization_memberships m using removed r
-  where m.environment = r.environment and m.clerk_org_id = r.clerk_org_id
-)
-select count(*)::int as pruned from removed`;
-
-const PRUNE_MEMBERSHIPS = `with input as (select $INPUT::jsonb as p),
-removed as (
-  delete from organization_memberships s using input
-  where s.environment = p->>'e'
-    and s.created_at < (p->>'before')::timestamptz
-    and s.clerk_membership_id in (select jsonb_array_elements_text(p->'ids'))
-  returning s.clerk_membership_id, s.environment
-),
-tombstoned as (
-  insert into organization_membership_tombstones (clerk_membership_id, environment, deleted_at)
-  select clerk_membership_id, environment, now() from removed
-  on conflict do nothing
-)
-select count(*)::int as pruned from removed`;
-
-const PRUNE: Record<Prunable, string> = {
-  users: PRUNE_USERS,
-  organizations: PRUNE_ORGANIZATIONS,
-  memberships: PRUNE_MEMBERSHIPS,
-};

@@ -5,7 +5,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import pg from "pg";
 import { runPipeline } from "./pipeline.js";
 import * as schema from "./schema.js";
-import { type PreparedStatement, quoted, type Step } from "./statements.js";
+import { quoted, type Statement, type Step, statement } from "./statements.js";
 
 /** Drizzle over either backend, with this package's schema. */
 export type Orm = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -18,66 +18,76 @@ export type DatabaseOption = string | pg.Pool | PGlite | undefined;
 
 /**
  * The one seam between this package and its database. PGlite and PostgreSQL differ only behind it; everything
- * above speaks SQL through these four operations.
+ * above asks it what it can do, never which it is, and speaks SQL through these operations. Nothing it runs
+ * outlives a transaction (no named statement, no session lock, no `SET`): a transaction pooler between it and
+ * PostgreSQL (PgBouncer, Supavisor, Neon's pooler) sees only whole transactions.
  */
 export interface Database {
+  /** Which backend, for display only (status, the console, the ready line). */
   readonly dialect: "pglite" | "postgres";
+  /** How many transactions it can run at once: the pool's size, or 1 for PGlite's single connection. */
+  readonly concurrency: number;
   /** Drizzle, for typed queries. */
   readonly orm: Orm;
   /** One statement with parameters; its rows. */
   query<Row>(text: string, params?: readonly unknown[]): Promise<Row[]>;
   /**
-   * Several statements in one round trip (no parameters): the rows of each. After a failure the connection is
-   * discarded or rolled back, never reused inside a broken transaction. The script may `execute` the `prepared`
-   * statements: each is prepared on a connection ahead of the first script there that names it (in the same round
-   * trip), so that PostgreSQL plans it once per connection instead of on every call.
+   * The steps, in order, as one transaction in one round trip, committed after the last (rolled back instead with
+   * `rollback`): the rows of each. A failure rolls all of them back; the connection is then discarded or rolled
+   * back, never reused inside a broken transaction. On PostgreSQL the parameters travel as parameters, over the
+   * extended protocol (src/db/pipeline.ts); on PGlite as a script of statements it prepared once.
    */
-  script(text: string, prepared?: readonly PreparedStatement[]): Promise<Record<string, unknown>[][]>;
-  /**
-   * Prepared statements, each given its one parameter, run in order as one transaction in one round trip, committed
-   * after the last: the rows of each. A failure rolls all of them back; the connection is then discarded or rolled
-   * back, as after {@link Database.script}. On PostgreSQL the parameters travel as parameters (no SQL text to lex:
-   * the webhook's path, src/db/pipeline.ts); on PGlite as a script.
-   */
-  pipeline(steps: readonly Step[]): Promise<Record<string, unknown>[][]>;
-  /** Runs `fn` holding a session-level advisory lock: one migrator at a time across processes. */
-  withLock<T>(key: number, fn: (orm: Orm) => Promise<T>): Promise<T>;
+  transaction(steps: readonly Step[], options?: { rollback?: boolean }): Promise<Record<string, unknown>[][]>;
   /** Closes what this package opened; a pool or PGlite passed in stays open. */
   close(): Promise<void>;
 }
 
-/** Those of `statements` a connection does not hold yet, each name once. */
-function preparing(statements: readonly PreparedStatement[], held: ReadonlySet<string>): PreparedStatement[] {
-  const missing = new Map<string, PreparedStatement>();
-  for (const p of statements) if (!held.has(p.name)) missing.set(p.name, p);
-  return [...missing.values()];
+/** How a PostgreSQL pool this package opens is sized and timed. */
+export interface PoolOptions {
+  /** Connections at most. Each serverless instance holds its own: keep it small where instances are many. */
+  max?: number;
+  /**
+   * How long to wait for a connection, in ms. A database that accepts connections but never answers then fails a
+   * delivery (503, Svix retries) well within Svix's 15 s, rather than holding it until Svix gives up.
+   */
+  connectionTimeout?: number;
+  /** How long an idle connection is kept, in ms. */
+  idleTimeout?: number;
 }
 
-function prepareText(statements: readonly PreparedStatement[]): string {
-  return statements.map((p) => `prepare ${p.name}(${p.parameters.join(", ")}) as ${p.text};\n`).join("");
-}
+/** The pool this package opens for a URL, unless told otherwise. */
+export const DEFAULT_POOL: Readonly<Required<PoolOptions>> = {
+  max: 10,
+  connectionTimeout: 5_000,
+  idleTimeout: 10_000,
+};
 
 /** Where the embedded PGlite keeps its files when no directory is given (DATA_DIR's default). */
 export const DEFAULT_DATA_DIR = "./.data";
 
 /**
  * Opens the database. This is the only place where the backend is chosen, and the embedded one is loaded only
- * here, when chosen: an app on PostgreSQL never loads PGlite (27 MB) nor bundles it into a server start.
+ * here, when chosen: an app on PostgreSQL never loads PGlite nor bundles it into a server start.
  *
  * @example
  * ```ts
- * const db = await openDatabase(process.env.DATABASE_URL, { dataDir: "./.data" });
+ * const db = await openDatabase(process.env.DATABASE_URL, { dataDir: "./.data", pool: { max: 2 } });
  * ```
  */
 export async function openDatabase(
   option: DatabaseOption,
-  { dataDir = DEFAULT_DATA_DIR } = {},
+  { dataDir = DEFAULT_DATA_DIR, pool = {} }: { dataDir?: string | undefined; pool?: PoolOptions } = {},
 ): Promise<Database> {
   if (option instanceof pg.Pool || isPool(option)) return postgres(option as pg.Pool, false);
   if (typeof option === "string") {
-    // A database that accepts connections but never answers must fail a delivery (503, Svix retries) well within
-    // Svix's 15 s, rather than hold it until Svix gives up on the attempt.
-    return postgres(new pg.Pool({ connectionString: option, max: 10, connectionTimeoutMillis: 5_000 }), true);
+    const { max, connectionTimeout, idleTimeout } = { ...DEFAULT_POOL, ...pool };
+    const opened = new pg.Pool({
+      connectionString: option,
+      max,
+      connectionTimeoutMillis: connectionTimeout,
+      idleTimeoutMillis: idleTimeout,
+    });
+    return postgres(opened, true);
   }
   if (option === undefined) {
     if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
@@ -110,53 +120,22 @@ function isPool(value: unknown): boolean {
 function postgres(pool: pg.Pool, owned: boolean): Database {
   // An idle client dropped by the server (restart, failover) must not crash the process; the pool replaces it.
   pool.on("error", () => {});
-  // A client that failed is discarded, so what it held needs no forgetting.
-  const held = new WeakMap<pg.PoolClient, Set<string>>();
   return {
     dialect: "postgres",
+    concurrency: pool.options.max ?? DEFAULT_POOL.max,
     orm: drizzlePg(pool, { schema }) as unknown as Orm,
     async query(text, params) {
       return (await pool.query(text, params as unknown[])).rows;
     },
-    async script(text, prepared = []) {
+    async transaction(steps, { rollback = false } = {}) {
       const client = await checkout(pool);
       try {
-        const names = held.get(client) ?? new Set<string>();
-        const missing = preparing(prepared, names);
-        const result = (await client.query(prepareText(missing) + text)) as pg.QueryResult | pg.QueryResult[];
-        for (const p of missing) names.add(p.name);
-        held.set(client, names);
+        const rows = await runPipeline(client, rollback ? [BEGIN, ...steps, ROLLBACK] : steps);
         client.release();
-        return (Array.isArray(result) ? result : [result]).slice(missing.length).map((r) => r.rows);
+        return rollback ? rows.slice(1, -1) : rows;
       } catch (error) {
         client.release(true);
         throw error;
-      }
-    },
-    async pipeline(steps) {
-      const client = await checkout(pool);
-      try {
-        const names = held.get(client) ?? new Set<string>();
-        held.set(client, names);
-        const rows = await runPipeline(client, steps, names);
-        client.release();
-        return rows;
-      } catch (error) {
-        client.release(true);
-        throw error;
-      }
-    },
-    async withLock(key, fn) {
-      const client = await checkout(pool);
-      try {
-        await client.query("select pg_advisory_lock($1)", [key]);
-        try {
-          return await fn(drizzlePg(client, { schema }) as unknown as Orm);
-        } finally {
-          await client.query("select pg_advisory_unlock($1)", [key]);
-        }
-      } finally {
-        client.release();
       }
     },
     async close() {
@@ -164,6 +143,9 @@ function postgres(pool: pg.Pool, owned: boolean): Database {
     },
   };
 }
+
+const BEGIN: Step = { statement: statement("begin", "begin", []) };
+const ROLLBACK: Step = { statement: statement("rollback", "rollback", []) };
 
 /**
  * A client from the pool that cannot crash the process. pg-pool removes its error listener from a client while it
@@ -183,46 +165,42 @@ const checkedOut = new WeakSet<pg.PoolClient>();
 
 async function pglite(db: PGlite, owned: boolean): Promise<Database> {
   const { drizzle: drizzlePglite } = await import("drizzle-orm/pglite");
-  const orm = drizzlePglite(db, { schema }) as unknown as Orm;
+  // One connection in this process, with no pooler in between: a statement prepared once stays prepared.
   const held = new Set<string>();
-  const script: Database["script"] = async (text, prepared = []) => {
-    const missing = preparing(prepared, held);
-    try {
-      const results = await db.exec(prepareText(missing) + text);
-      for (const p of missing) held.add(p.name);
-      return results.slice(missing.length).map((r) => r.rows as Record<string, unknown>[]);
-    } catch (error) {
-      // One connection for everything: leave no aborted transaction behind for the next caller.
-      await db.exec("rollback").catch(() => {});
-      // Prepared statements outlive a rollback: learn which of ours this one created before it failed.
-      if (missing.length > 0) {
-        const { rows } = await db
-          .query<{ name: string }>("select name from pg_prepared_statements")
-          .catch(() => ({
-            rows: [],
-          }));
-        for (const { name } of rows) held.add(name);
-      }
-      throw error;
-    }
-  };
   return {
     dialect: "pglite",
-    orm,
+    concurrency: 1,
+    orm: drizzlePglite(db, { schema }) as unknown as Orm,
     async query(text, params) {
       return (await db.query<never>(text, params as unknown[])).rows;
     },
-    script,
-    async pipeline(steps) {
-      const executes = steps.map(({ statement, value }) => `execute ${statement.name}(${quoted(value)});\n`);
-      const results = await script(
-        `begin;\n${executes.join("")}commit;`,
-        steps.map((s) => s.statement),
+    async transaction(steps, { rollback = false } = {}) {
+      const missing = new Map<string, Statement>();
+      for (const { statement } of steps)
+        if (!held.has(statement.name)) missing.set(statement.name, statement);
+      const prepares = [...missing.values()].map(
+        ({ name, parameters, text }) => `prepare ${name}(${parameters.join(", ")}) as ${text};\n`,
       );
-      return results.slice(1, -1);
+      const executes = steps.map(({ statement: { name }, value }) =>
+        value === undefined ? `execute ${name};\n` : `execute ${name}(${quoted(value)});\n`,
+      );
+      const script = `${prepares.join("")}begin;\n${executes.join("")}${rollback ? "rollback" : "commit"};`;
+      try {
+        const results = await db.exec(script);
+        for (const name of missing.keys()) held.add(name);
+        // The prepares, begin, each step, the end.
+        return results.slice(missing.size + 1, -1).map((r) => r.rows as Record<string, unknown>[]);
+      } catch (error) {
+        // Leave no aborted transaction behind for the next caller.
+        await db.exec("rollback").catch(() => {});
+        // Prepared statements outlive a rollback: learn which of ours this one created before it failed.
+        const { rows } = await db
+          .query<{ name: string }>("select name from pg_prepared_statements")
+          .catch(() => ({ rows: [] }));
+        for (const { name } of rows) held.add(name);
+        throw error;
+      }
     },
-    // PGlite is one connection in one process: there is nobody to exclude.
-    withLock: (_key, fn) => fn(orm),
     async close() {
       if (owned && !db.closed) await db.close();
     },

@@ -2,35 +2,31 @@ import pg from "pg";
 import type { Step } from "./statements.js";
 
 /*
- * Why this module exists: the webhook's transaction used to travel as one SQL script (`begin; execute lock('…');
- * execute apply('…'); commit`), the batch a dollar-quoted literal inside it. PostgreSQL's SQL lexer then read every
- * byte of every body before the JSON parser read them again: 6% of PostgreSQL's CPU under `compare.sh`'s load. Here
- * the same statements go as the extended protocol's Bind and Execute messages, each batch a parameter the lexer never
- * sees, all of them before one Sync: still one round trip and one transaction (PostgreSQL commits at the Sync, or
- * rolls everything back at the first error). Measured (docs/performance.md, 2026-12-01, batches of 14 replayed
- * without the server): 1,290 → 1,175 µs of PostgreSQL's CPU a transaction, 1,890 → 1,660 µs from send to answer.
+ * Why this module exists: a transaction's statements go as the extended protocol's messages (Parse, Bind, Describe,
+ * Execute for each, then one Sync), so that a batch travels as a parameter PostgreSQL's SQL lexer never reads, and
+ * the whole transaction is one round trip: PostgreSQL runs the statements in one implicit transaction and commits at
+ * the Sync, or rolls everything back at the first error. Every statement is the unnamed one, parsed again in each
+ * transaction: a named statement would outlive the transaction on its server connection, and behind a transaction
+ * pooler the next transaction may find another connection (42P05 "already exists", 26000 "does not exist").
  * node-postgres sends one statement per Sync; this is its extension point for other message flows (`Submittable`,
  * the one pg-cursor is built on), with no change to node-postgres itself.
  */
 
 /**
- * Runs `steps` on `client` in one transaction and one round trip: each statement is parsed first if `held` (the
- * names this connection has prepared) lacks it, then bound to its parameter, described and executed; one Sync ends
- * them. Resolves with each step's rows, parsed as node-postgres parses them; `held` then includes every statement.
- * On an error PostgreSQL has rolled back, and the caller discards the connection.
+ * Runs `steps` on `client` in one transaction and one round trip. Resolves with each step's rows, parsed as
+ * node-postgres parses them. On an error PostgreSQL has rolled back, and the caller discards the connection.
  */
 export function runPipeline(
   client: pg.PoolClient,
   steps: readonly Step[],
-  held: Set<string>,
 ): Promise<Record<string, unknown>[][]> {
   return new Promise((resolve, reject) => {
-    client.query(new Pipeline(steps, held, resolve, reject));
+    client.query(new Pipeline(steps, resolve, reject));
   });
 }
 
-/** Parameter types by the name a `PreparedStatement` gives them; others are left to PostgreSQL to infer. */
-const TYPE_OIDS: Record<string, number> = { jsonb: 3802, text: 25 };
+/** Parameter types by the name a `Statement` gives them; others are left to PostgreSQL to infer. */
+const TYPE_OIDS: Record<string, number> = { json: 114, jsonb: 3802, text: 25 };
 
 /** node-postgres's `Connection` as it is (its type declarations lag): what a Submittable sends with. */
 interface Wire {
@@ -44,7 +40,6 @@ interface Wire {
 
 class Pipeline implements pg.Submittable {
   readonly #steps: readonly Step[];
-  readonly #held: Set<string>;
   readonly #resolve: (rows: Record<string, unknown>[][]) => void;
   readonly #reject: (error: unknown) => void;
   /** One list per statement: the last one fills until its CommandComplete opens the next. */
@@ -55,32 +50,23 @@ class Pipeline implements pg.Submittable {
 
   constructor(
     steps: readonly Step[],
-    held: Set<string>,
     resolve: (rows: Record<string, unknown>[][]) => void,
     reject: (error: unknown) => void,
   ) {
     this.#steps = steps;
-    this.#held = held;
     this.#resolve = resolve;
     this.#reject = reject;
   }
 
   submit(connection: pg.Connection): void {
     const wire = connection as unknown as Wire;
-    // Each statement once, by name: a name the connection holds, or parses twice, is an error in PostgreSQL.
-    const parsing = new Map(
-      this.#steps
-        .filter((s) => !this.#held.has(s.statement.name))
-        .map((s) => [s.statement.name, s.statement]),
-    );
     // One write for every message, as node-postgres's own queries do.
     wire.stream.cork();
     try {
-      for (const { name, text, parameters } of parsing.values()) {
-        wire.parse({ name, text, types: parameters.map((type) => TYPE_OIDS[type] ?? 0) });
-      }
       for (const { statement, value } of this.#steps) {
-        wire.bind({ statement: statement.name, values: [value] });
+        const types = statement.parameters.map((type) => TYPE_OIDS[type] ?? 0);
+        wire.parse({ name: "", text: statement.text, types });
+        wire.bind({ statement: "", values: value === undefined ? [] : [value] });
         wire.describe({ type: "P" });
         wire.execute({});
       }
@@ -140,7 +126,6 @@ class Pipeline implements pg.Submittable {
       // Every statement completes, and opens the list after its own.
       this.#reject(new Error("pipeline: unexpected result shape"));
     } else {
-      for (const { statement } of this.#steps) this.#held.add(statement.name);
       this.#resolve(this.#rows.slice(0, -1));
     }
   }

@@ -1,81 +1,75 @@
 import { createHash, randomBytes } from "node:crypto";
 
 /**
- * What SQL is made of here: statements prepared once per connection, and JSON as dollar-quoted literals (the
- * webhook's transaction, the backfill, prune).
+ * What SQL is made of here: statements with one parameter each (a JSON document, or a text), run by
+ * `Database.transaction`.
  */
 
 /**
- * A statement for `Database.script` and `Database.pipeline` to prepare once per connection.
+ * A statement and the types of its parameters. PostgreSQL parses it as the unnamed statement in every transaction
+ * that runs it, so nothing outlives the transaction and a transaction pooler (PgBouncer, Supavisor) may hand each
+ * transaction to another server connection. The name is unique to the text and the types: PGlite, one connection in
+ * this process with no pooler in between, prepares it once under that name.
  *
  * @example
  * ```ts
- * const count: PreparedStatement = { name: "count_of", parameters: ["jsonb"], text: "select jsonb_array_length($1)" };
- * await db.script("execute count_of('[1, 2]')", [count]);
+ * const COUNT = statement("count", "select jsonb_array_length($1) as n");
+ * const [[row]] = await db.transaction([{ statement: COUNT, value: "[1, 2]" }]);
  * ```
  */
-export interface PreparedStatement {
-  /** Unique to its text and parameter types: a connection that holds this name holds this statement. */
-  name: string;
+export interface Statement {
+  readonly name: string;
   /** The types of `$1`, `$2`, … */
-  parameters: readonly string[];
-  text: string;
+  readonly parameters: readonly string[];
+  readonly text: string;
 }
 
 /**
- * A step of `Database.pipeline`: a prepared statement and the text of its one parameter.
+ * A step of `Database.transaction`: a statement and the text of its one parameter (none when it takes none).
  *
  * @example
  * ```ts
- * const [[{ n }]] = await db.pipeline([{ statement: count, value: "[1, 2]" }]);
+ * const step: Step = { statement: COUNT, value: "[1, 2]" };
  * ```
  */
 export interface Step {
-  statement: PreparedStatement;
-  value: string;
+  readonly statement: Statement;
+  readonly value?: string;
 }
 
 /**
- * A dollar-quoted SQL literal of a JSON value, with a tag that cannot occur inside it (also used by the backfill).
+ * A {@link Statement} whose name changes with its text and its parameters' types (one `jsonb` unless given), so that
+ * a connection that prepared one version never runs another's plan.
  *
  * @example
  * ```ts
- * await db.script(`select * from jsonb_array_elements(${literal([1, 2])}::jsonb)`);
+ * const COUNT = statement("count", "select jsonb_array_length($1)");
  * ```
  */
-export function literal(value: unknown): string {
-  return quoted(JSON.stringify(value));
-}
-
-/** JSON text as a dollar-quoted literal, with a tag that cannot occur inside it. */
-export function quoted(json: string): string {
-  let tag: string;
-  do tag = `$j${TAG_PREFIX}${(tags++).toString(36)}$`;
-  while (json.includes(tag));
-  return `${tag}${json}${tag}`;
-}
-
-/** Random once per process: no text can be made to hold the tags in advance (and loop the search above). */
-const TAG_PREFIX = randomBytes(6).toString("hex");
-let tags = 0;
-
-/**
- * A statement prepared once per connection, under a name that changes with its text and its parameters' types
- * (one `jsonb` unless given), so a connection never runs another version's plan.
- *
- * @example
- * ```ts
- * const COUNT = prepared("count", "select jsonb_array_length($1)");
- * ```
- */
-export function prepared(
-  name: string,
-  text: string,
-  parameters: readonly string[] = ["jsonb"],
-): PreparedStatement {
+export function statement(name: string, text: string, parameters: readonly string[] = ["jsonb"]): Statement {
   const hash = createHash("sha256")
     .update(`${parameters.join(",")}:${text}`)
     .digest("hex")
     .slice(0, 12);
   return { name: `clerk_user_sync_${name}_${hash}`, parameters, text };
 }
+
+/**
+ * Text as a dollar-quoted SQL literal, with a tag that cannot occur inside it: how PGlite's script passes a step's
+ * parameter to `execute`.
+ *
+ * @example
+ * ```ts
+ * await pglite.exec(`execute count(${quoted("[1, 2]")})`);
+ * ```
+ */
+export function quoted(text: string): string {
+  let tag: string;
+  do tag = `$j${TAG_PREFIX}${(tags++).toString(36)}$`;
+  while (text.includes(tag));
+  return `${tag}${text}${tag}`;
+}
+
+/** Random once per process: no text can be made to hold the tags in advance (and loop the search above). */
+const TAG_PREFIX = randomBytes(6).toString("hex");
+let tags = 0;

@@ -1,8 +1,7 @@
 import type { Database } from "../db/database.js";
-import { lockedPipeline } from "../db/sql.js";
-import { type PreparedStatement, prepared } from "../db/statements.js";
+import { lockedTransaction } from "../db/sql.js";
 import { type Delivery, type Resource, resourceOf, storableAsIs } from "../decode.js";
-import { membershipLockKey, organizationLockKey, userLockKey } from "./locks.js";
+import { lockKeys, SHAPES, STATEMENTS } from "./shapes.js";
 
 /**
  * What a delivery did, part of the HTTP contract:
@@ -38,20 +37,19 @@ export type Applicable = Delivery & { readonly body?: string };
  *    delivery log. A batch of user events alone is one statement, as it always was.
  *
  * The whole transaction is one round trip: each run travels as one JSON document, the parameter of its statement
- * ({@link lockedPipeline}). The statements are prepared once per connection: planning one took PostgreSQL longer
- * than executing it for a batch of 30.
+ * ({@link lockedTransaction}); the statements are built from each resource's shape (src/store/shapes.ts).
  */
 export async function applyBatch(
   db: Database,
-  batch: readonly Prepared[],
+  batch: readonly Queued[],
   { timeoutMs }: { timeoutMs?: number } = {},
 ): Promise<Outcome[]> {
-  const keys = [...new Set(batch.flatMap((p) => p.keys))];
+  const keys = [...new Set(batch.flatMap((q) => q.keys))];
   const steps = runs(batch).map(({ resource, rows }) => ({
-    statement: STATEMENTS[resource],
+    statement: STATEMENTS[resource].apply,
     value: `[${rows.join(",")}]`,
   }));
-  const outcomes = (await lockedPipeline(db, keys, steps, { timeoutMs })) as {
+  const outcomes = (await lockedTransaction(db, keys, steps, { timeoutMs })) as {
     o: number;
     outcome: Outcome;
   }[];
@@ -61,10 +59,9 @@ export async function applyBatch(
 
 /**
  * A delivery as {@link applyBatch} sends it, made when the delivery is queued: its row and its lock keys are then
- * built while the transaction before it runs, not between two transactions, when PostgreSQL would wait for them
- * (from one transaction's answer to the next batch on the wire, 0.096 → 0.078 ms median; docs/performance.md).
+ * built while the transaction before it runs, not between two transactions, when PostgreSQL would wait for them.
  */
-export interface Prepared {
+export interface Queued {
   readonly delivery: Applicable;
   /** The statement its row is for: its resource's, or the users' for an ignored delivery (see {@link runs}). */
   readonly resource: Resource;
@@ -74,27 +71,29 @@ export interface Prepared {
   readonly keys: readonly string[];
 }
 
-/** Prepares a delivery for {@link applyBatch}. */
-export function prepare(delivery: Applicable): Prepared {
+/** A delivery as {@link applyBatch} takes it. */
+export function queued(delivery: Applicable): Queued {
   const resource = resourceOf(delivery) ?? "user";
-  return { delivery, resource, row: ROWS[resource](delivery), keys: lockKeys(delivery) };
+  return { delivery, resource, row: ROWS[resource](delivery), keys: deliveryLockKeys(delivery) };
 }
 
 /** The advisory locks one delivery needs: its message, and every object it can change or depends on. */
-function lockKeys(d: Applicable): string[] {
+function deliveryLockKeys(d: Applicable): string[] {
   const message = `${d.environment}:message:${d.svixId}`;
   switch (d.resource) {
     case "organization":
-      return [message, organizationLockKey(d.environment, d.clerkOrgId)];
+      return [message, ...lockKeys(SHAPES.organization, d.environment, { g: d.clerkOrgId })];
     case "membership":
       return [
         message,
-        membershipLockKey(d.environment, d.clerkMembershipId),
-        organizationLockKey(d.environment, d.clerkOrgId),
-        userLockKey(d.environment, d.clerkUserId),
+        ...lockKeys(SHAPES.membership, d.environment, {
+          m: d.clerkMembershipId,
+          g: d.clerkOrgId,
+          u: d.clerkUserId,
+        }),
       ];
     default:
-      return d.clerkUserId === null ? [message] : [message, userLockKey(d.environment, d.clerkUserId)];
+      return [message, ...lockKeys(SHAPES.user, d.environment, { u: d.clerkUserId })];
   }
 }
 
@@ -104,7 +103,7 @@ function lockKeys(d: Applicable): string[] {
  * run in two, and its row is rebuilt for that run's statement when it is not the users'; a batch of ignored
  * deliveries alone is one run of users.
  */
-function runs(batch: readonly Prepared[]): { resource: Resource; rows: string[] }[] {
+function runs(batch: readonly Queued[]): { resource: Resource; rows: string[] }[] {
   const first = batch.map((p) => resourceOf(p.delivery)).find((r) => r !== null) ?? "user";
   const list: { resource: Resource; rows: string[] }[] = [];
   batch.forEach(({ delivery, resource: own, row }, o) => {
@@ -187,160 +186,4 @@ const ROWS: Record<Resource, (d: Applicable) => string> = {
     });
     return withData(row, d);
   },
-};
-
-/** Each Clerk id a row can carry, by its key in the row: its column, and the table of its object's tombstones. */
-const IDS = {
-  u: { column: "clerk_user_id", tombstones: "user_tombstones" },
-  g: { column: "clerk_org_id", tombstones: "organization_tombstones" },
-  m: { column: "clerk_membership_id", tombstones: "organization_membership_tombstones" },
-} as const;
-
-/** How one resource's statement differs from the others'. */
-interface Shape {
-  /** The table of its objects. */
-  table: string;
-  /** The ids its events name, the object's own first: each is locked, logged, and a tombstone of any makes it stale. */
-  ids: readonly (keyof typeof IDS)[];
-  /** Its columns from the object's fields (besides the ids and the payload), each with its key in the row. */
-  fields: readonly (readonly [column: string, key: string])[];
-  /** Whether deleting it deletes its memberships (a user's, an organization's). */
-  cascades: boolean;
-}
-
-/**
- * The statement that applies a run of one resource (the rules are in {@link applyBatch}'s comment): the same for
- * every resource but for the table, the ids, the fields and the cascade.
- */
-function applyStatement(name: string, { table, ids, fields, cascades }: Shape): PreparedStatement {
-  const [own] = ids as [keyof typeof IDS];
-  const id = IDS[own].column;
-  const tombstoneChecks = ids.map((key) => {
-    const { column, tombstones } = IDS[key];
-    return `or exists (select 1 from ${tombstones} t where t.environment = o.e and t.${column} = o.${key})`;
-  });
-  // What an upsert writes besides the object's own id, the environment and the payload: the other ids, the fields.
-  const written = [...ids.slice(1).map((key) => [IDS[key].column, key] as const), ...fields];
-  const writtenColumns = written.map(([column]) => `${column}, `).join("");
-  const writtenKeys = written.map(([, key]) => `${key}, `).join("");
-  const updated = [
-    ...written.map(([column]) => column),
-    "raw_payload",
-    "clerk_created_at",
-    "clerk_updated_at",
-  ]
-    .map((column) => `${column} = excluded.${column}`)
-    .join(", ");
-  const idColumns = ids.map((key) => `${IDS[key].column}, `).join("");
-  const idKeys = ids.map((key) => `${key}, `).join("");
-  const idTypes = ids.map((key) => `${key} text, `).join("");
-  return prepared(
-    name,
-    `with input as (
-  select x.*,
-    timestamptz 'epoch' + x.ts * interval '1 millisecond' as event_at,
-    timestamptz 'epoch' + x.v * interval '1 millisecond' as version,
-    timestamptz 'epoch' + x.c * interval '1 millisecond' as created
-  from jsonb_to_recordset($1) as x(
-    o int, e text, s text, t text, k text, ${idTypes}ts bigint, v bigint, c bigint,
-    ${fields.map(([, key]) => `${key} text, `).join("")}d jsonb, b jsonb)
-),
-firsts as (
-  select * from (
-    select i.*, row_number() over (partition by i.e, i.s order by i.o) as n from input i
-  ) as numbered
-  where n = 1
-    and (select true from webhook_deliveries w where w.environment = numbered.e and w.svix_id = numbered.s) is null
-),
-ordered as (
-  select f.*,
-    max(f.version) filter (where f.k = 'upsert') over earlier as earlier_version,
-    coalesce(bool_or(f.k = 'delete') over earlier, false) as earlier_delete
-  from firsts f
-  window earlier as (partition by f.e, f.${own} order by f.o rows between unbounded preceding and 1 preceding)
-),
-judged as (
-  select o.*,
-    case
-      when o.k = 'ignore' then 'ignored'
-      when o.earlier_delete
-        ${tombstoneChecks.join("\n        ")}
-        then 'stale'
-      when o.k = 'delete' then 'applied'
-      when o.version > coalesce(greatest(o.earlier_version,
-          (select s.clerk_updated_at from ${table} s where s.environment = o.e and s.${id} = o.${own})),
-          '-infinity') then 'applied'
-      else 'stale'
-    end as outcome
-  from ordered o
-),
-deleted as (
-  select * from judged where k = 'delete' and outcome = 'applied'
-),
-final as (
-  select distinct on (j.e, j.${own}) j.* from judged j
-  where j.k = 'upsert' and j.outcome = 'applied'
-    and not exists (select 1 from deleted d where d.e = j.e and d.${own} = j.${own})
-  order by j.e, j.${own}, j.o desc
-),
-upserted as (
-  insert into ${table} as s (${id}, environment, ${writtenColumns}raw_payload, clerk_created_at, clerk_updated_at)
-  select ${own}, e, ${writtenKeys}coalesce(d, b -> 'data'), created, version from final
-  on conflict (${id}, environment) do update set
-    ${updated}, updated_at = now()
-  where s.clerk_updated_at is null or s.clerk_updated_at < excluded.clerk_updated_at
-),
-tombstoned as (
-  insert into ${IDS[own].tombstones} (${id}, environment, deleted_at)
-  select ${own}, e, coalesce(event_at, now()) from deleted
-  on conflict do nothing
-),
-removed as (
-  delete from ${table} s using deleted d where s.environment = d.e and s.${id} = d.${own}
-),${
-      cascades
-        ? `
-cascaded as (
-  delete from organization_memberships m using deleted d where m.environment = d.e and m.${id} = d.${own}
-),`
-        : ""
-    }
-logged as (
-  insert into webhook_deliveries (environment, svix_id, event_type, ${idColumns}event_timestamp, outcome)
-  select e, s, t, ${idKeys}event_at, outcome from judged
-)
-select i.o, coalesce(j.outcome, 'duplicate') as outcome from input i left join judged j on j.o = i.o`,
-  );
-}
-
-/** The statement that applies a run of each resource. */
-const STATEMENTS: Record<Resource, PreparedStatement> = {
-  user: applyStatement("apply", {
-    table: "users",
-    ids: ["u"],
-    fields: [
-      ["email", "em"],
-      ["first_name", "fn"],
-      ["last_name", "ln"],
-      ["username", "un"],
-      ["image_url", "im"],
-    ],
-    cascades: true,
-  }),
-  organization: applyStatement("apply_organizations", {
-    table: "organizations",
-    ids: ["g"],
-    fields: [
-      ["name", "nm"],
-      ["slug", "sl"],
-      ["image_url", "im"],
-    ],
-    cascades: true,
-  }),
-  membership: applyStatement("apply_memberships", {
-    table: "organization_memberships",
-    ids: ["m", "g", "u"],
-    fields: [["role", "r"]],
-    cascades: false,
-  }),
 };

@@ -10,8 +10,9 @@ export interface WriterOptions {
    */
   maxBatchChars?: number;
   /**
-   * How many transactions may be in flight at once (1). One is the fastest on PostgreSQL too: a second one halves
-   * the batches, and PostgreSQL pays its per-transaction cost twice as often (measured: fewer deliveries/s).
+   * How many transactions may be in flight at once (1), up to what the database runs at once (1 on PGlite). One is
+   * the fastest on PostgreSQL too: a second one halves the batches, and PostgreSQL pays its per-transaction cost
+   * twice as often (docs/performance.md).
    */
   concurrency?: number;
   /** Called after every transaction, committed or not. */
@@ -36,8 +37,8 @@ interface Pending<T> {
  *
  * @example
  * ```ts
- * const writer = new Writer<Prepared>((batch) => applyBatch(db, batch), {}, (p) => p.delivery.body?.length ?? 0);
- * const outcome = await writer.write(prepare(delivery)); // "applied", "duplicate", "stale" or "ignored", once committed
+ * const writer = new Writer<Queued>((batch) => applyBatch(db, batch), {}, (q) => q.delivery.body?.length ?? 0);
+ * const outcome = await writer.write(queued(delivery)); // "applied", "duplicate", "stale" or "ignored", once committed
  * ```
  */
 export class Writer<T> {

@@ -11,6 +11,18 @@ import pg from "pg";
 const REQUIRED = process.env.CLERK_USER_SYNC_TEST_POSTGRES;
 export const ADMIN_URL = REQUIRED ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
+/**
+ * A transaction pooler in front of that server (CI: scripts/pgbouncer.sh), for test/pooler.test.ts; with it set, the
+ * suite fails when it is unreachable. Every database of the server is reachable through it by name.
+ */
+export const POOLER_URL = process.env.CLERK_USER_SYNC_TEST_POOLER;
+
+/**
+ * `postgres` runs the suites against PostgreSQL alone (CI's pass through the pooler, where CLERK_USER_SYNC_TEST_POSTGRES
+ * is the pooler's URL and PGlite has already been covered).
+ */
+const ONLY = process.env.CLERK_USER_SYNC_TEST_ONLY;
+
 /** A fresh, empty database on one backend. */
 export interface TestDatabase {
   /** What `createClerkUserSync({ database, dataDir })` takes for it. */
@@ -76,5 +88,20 @@ export async function backends(): Promise<Backend[]> {
       return false;
     },
   );
-  return (await reachable) ? [pglite, postgres] : [pglite];
+  const all = (await reachable) ? [pglite, postgres] : [pglite];
+  return ONLY === undefined ? all : all.filter((b) => b.name === ONLY);
 }
+
+/** Fresh databases on the PostgreSQL server, reached through {@link POOLER_URL}; undefined without one. */
+export const pooled: Backend | undefined =
+  POOLER_URL === undefined
+    ? undefined
+    : {
+        name: "postgres",
+        async create() {
+          const direct = await postgres.create();
+          const url = new URL(POOLER_URL);
+          url.pathname = new URL(direct.database as string).pathname;
+          return { ...direct, database: url.toString(), env: { DATABASE_URL: url.toString() } };
+        },
+      };
