@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Database, openDatabase } from "../src/db/database.js";
+import { migrate } from "../src/db/migrate.js";
 import { lockedTransaction } from "../src/db/sql.js";
 import { statement } from "../src/db/statements.js";
 import { backends, type TestDatabase } from "./support/backends.js";
@@ -35,6 +36,8 @@ describe.each(await backends())("the pipeline on $name", (backend) => {
   beforeAll(async () => {
     test = await backend.create();
     db = await openDatabase(test.database, { dataDir: test.dataDir });
+    // The lock is a stored statement: migrate creates it.
+    await migrate(db);
     await db.query("create table pipeline_test (n int not null)");
   });
   afterAll(async () => {

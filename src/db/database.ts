@@ -5,7 +5,7 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import pg from "pg";
 import { runPipeline } from "./pipeline.js";
 import * as schema from "./schema.js";
-import { quoted, type Statement, type Step, statement } from "./statements.js";
+import { type Step, sqlOf, statement, typeOids } from "./statements.js";
 
 /** Drizzle over either backend, with this package's schema. */
 export type Orm = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -34,8 +34,8 @@ export interface Database {
   /**
    * The steps, in order, as one transaction in one round trip, committed after the last (rolled back instead with
    * `rollback`): the rows of each. A failure rolls all of them back; the connection is then discarded or rolled
-   * back, never reused inside a broken transaction. On PostgreSQL the parameters travel as parameters, over the
-   * extended protocol (src/db/pipeline.ts); on PGlite as a script of statements it prepared once.
+   * back, never reused inside a broken transaction. The parameters travel as parameters: on PostgreSQL over the
+   * extended protocol, all steps before one Sync (src/db/pipeline.ts).
    */
   transaction(steps: readonly Step[], options?: { rollback?: boolean }): Promise<Record<string, unknown>[][]>;
   /** Closes what this package opened; a pool or PGlite passed in stays open. */
@@ -165,8 +165,6 @@ const checkedOut = new WeakSet<pg.PoolClient>();
 
 async function pglite(db: PGlite, owned: boolean): Promise<Database> {
   const { drizzle: drizzlePglite } = await import("drizzle-orm/pglite");
-  // One connection in this process, with no pooler in between: a statement prepared once stays prepared.
-  const held = new Set<string>();
   return {
     dialect: "pglite",
     concurrency: 1,
@@ -175,31 +173,19 @@ async function pglite(db: PGlite, owned: boolean): Promise<Database> {
       return (await db.query<never>(text, params as unknown[])).rows;
     },
     async transaction(steps, { rollback = false } = {}) {
-      const missing = new Map<string, Statement>();
-      for (const { statement } of steps)
-        if (!held.has(statement.name)) missing.set(statement.name, statement);
-      const prepares = [...missing.values()].map(
-        ({ name, parameters, text }) => `prepare ${name}(${parameters.join(", ")}) as ${text};\n`,
-      );
-      const executes = steps.map(({ statement: { name }, value }) =>
-        value === undefined ? `execute ${name};\n` : `execute ${name}(${quoted(value)});\n`,
-      );
-      const script = `${prepares.join("")}begin;\n${executes.join("")}${rollback ? "rollback" : "commit"};`;
-      try {
-        const results = await db.exec(script);
-        for (const name of missing.keys()) held.add(name);
-        // The prepares, begin, each step, the end.
-        return results.slice(missing.size + 1, -1).map((r) => r.rows as Record<string, unknown>[]);
-      } catch (error) {
-        // Leave no aborted transaction behind for the next caller.
-        await db.exec("rollback").catch(() => {});
-        // Prepared statements outlive a rollback: learn which of ours this one created before it failed.
-        const { rows } = await db
-          .query<{ name: string }>("select name from pg_prepared_statements")
-          .catch(() => ({ rows: [] }));
-        for (const { name } of rows) held.add(name);
-        throw error;
-      }
+      // In this process, so a round trip per statement costs next to nothing.
+      return await db.transaction(async (tx) => {
+        const rows: Record<string, unknown>[][] = [];
+        for (const { statement, value } of steps) {
+          const params = value === undefined ? [] : [value];
+          const result = await tx.query<Record<string, unknown>>(sqlOf(statement), params, {
+            paramTypes: typeOids(statement),
+          });
+          rows.push(result.rows);
+        }
+        if (rollback) await tx.rollback();
+        return rows;
+      });
     },
     async close() {
       if (owned && !db.closed) await db.close();

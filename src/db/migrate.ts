@@ -1,6 +1,8 @@
 import { sql } from "drizzle-orm";
+import { STORED } from "../store/shapes.js";
 import type { Database } from "./database.js";
 import { MIGRATIONS } from "./migrations.generated.js";
+import { definitionOf, type Statement } from "./statements.js";
 
 /**
  * One checked-in migration, as drizzle-orm's `readMigrationFiles` reads it from `drizzle/` (its `MigrationMeta`,
@@ -35,9 +37,13 @@ const MIGRATION_LOCK = 0x636c_726b;
  * await migrate(await openDatabase(process.env.DATABASE_URL));
  * ```
  */
-export async function migrate(db: Database, migrations: readonly Migration[] = MIGRATIONS): Promise<void> {
+export async function migrate(
+  db: Database,
+  migrations: readonly Migration[] = MIGRATIONS,
+  stored: readonly Statement[] = STORED,
+): Promise<void> {
   // The usual start, on a database already migrated: one read, no lock, no DDL.
-  if (await applied(db, migrations)) return;
+  if (await applied(db, migrations, stored)) return;
   await db.orm.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(${MIGRATION_LOCK})`);
     await tx.execute(sql`create schema if not exists drizzle`);
@@ -55,26 +61,57 @@ export async function migrate(db: Database, migrations: readonly Migration[] = M
         sql`insert into drizzle.__drizzle_migrations (hash, created_at) values (${migration.hash}, ${migration.folderMillis})`,
       );
     }
+    // This version's stored statements; another version's stay for its instances until they are replaced.
+    for (const statement of await missing(tx, stored)) await tx.execute(sql.raw(definitionOf(statement)));
   });
 }
 
-/** Whether the newest migration this package ships has been applied (for readiness). */
-export async function migrationsApplied(db: Database): Promise<boolean> {
-  const newest = Math.max(...MIGRATIONS.map((m) => m.folderMillis));
-  const rows = await db.query<{ last: string | null }>(
-    `select max(created_at)::text as last from drizzle.__drizzle_migrations`,
-  );
-  return Number(rows[0]?.last ?? 0) >= newest;
+/** Those of `stored` whose function is not in the database's search path. */
+async function missing(
+  orm: Pick<Database["orm"], "execute">,
+  stored: readonly Statement[],
+): Promise<Statement[]> {
+  const names = stored.map((s) => s.name);
+  const { rows } = (await orm.execute(
+    sql`select proname from pg_proc where proname in ${sql`(${sql.join(
+      names.map((n) => sql`${n}`),
+      sql`, `,
+    )})`} and pg_function_is_visible(oid)`,
+  )) as unknown as { rows: { proname: string }[] };
+  const present = new Set(rows.map((r) => r.proname));
+  return stored.filter((s) => !present.has(s.name));
 }
 
-/** Whether every migration of `migrations` has been applied; false where the bookkeeping table is not there yet. */
-async function applied(db: Database, migrations: readonly Migration[]): Promise<boolean> {
+/** Whether every migration this package ships has been applied, and its stored statements created (readiness). */
+export async function migrationsApplied(db: Database): Promise<boolean> {
+  return await applied(db, MIGRATIONS, STORED);
+}
+
+/**
+ * Whether every migration of `migrations` has been applied and every statement of `stored` created, in one read;
+ * false where the bookkeeping table is not there yet.
+ */
+async function applied(
+  db: Database,
+  migrations: readonly Migration[],
+  stored: readonly Statement[],
+): Promise<boolean> {
   const rows = await db
-    .query<{ last: string | null }>(`select max(created_at)::text as last from drizzle.__drizzle_migrations`)
+    .query<{ last: string | null; functions: number }>(
+      `select (select max(created_at)::text from drizzle.__drizzle_migrations) as last,
+        (select count(distinct proname)::int from pg_proc
+          where proname = any($1::text[]) and pg_function_is_visible(oid)) as functions`,
+      [stored.map((s) => s.name)],
+    )
     .catch((error: { code?: string }) => {
       // undefined_table, invalid_schema_name: never migrated.
       if (error.code === "42P01" || error.code === "3F000") return [];
       throw error;
     });
-  return Number(rows[0]?.last ?? 0) >= Math.max(0, ...migrations.map((m) => m.folderMillis));
+  const [row] = rows;
+  if (row === undefined) return false;
+  return (
+    Number(row.last ?? 0) >= Math.max(0, ...migrations.map((m) => m.folderMillis)) &&
+    row.functions === new Set(stored.map((s) => s.name)).size
+  );
 }

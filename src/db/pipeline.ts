@@ -1,13 +1,14 @@
 import pg from "pg";
-import type { Step } from "./statements.js";
+import { type Step, sqlOf, typeOids } from "./statements.js";
 
 /*
  * Why this module exists: a transaction's statements go as the extended protocol's messages (Parse, Bind, Describe,
  * Execute for each, then one Sync), so that a batch travels as a parameter PostgreSQL's SQL lexer never reads, and
  * the whole transaction is one round trip: PostgreSQL runs the statements in one implicit transaction and commits at
- * the Sync, or rolls everything back at the first error. Every statement is the unnamed one, parsed again in each
- * transaction: a named statement would outlive the transaction on its server connection, and behind a transaction
- * pooler the next transaction may find another connection (42P05 "already exists", 26000 "does not exist").
+ * the Sync, or rolls everything back at the first error. Every statement is the unnamed one, parsed in the
+ * transaction that runs it: a named statement would outlive the transaction on its server connection, and behind a
+ * transaction pooler the next transaction may find another connection (42P05 "already exists", 26000 "does not
+ * exist"). What is worth planning once is a stored statement, a function call here (see `Statement`).
  * node-postgres sends one statement per Sync; this is its extension point for other message flows (`Submittable`,
  * the one pg-cursor is built on), with no change to node-postgres itself.
  */
@@ -24,9 +25,6 @@ export function runPipeline(
     client.query(new Pipeline(steps, resolve, reject));
   });
 }
-
-/** Parameter types by the name a `Statement` gives them; others are left to PostgreSQL to infer. */
-const TYPE_OIDS: Record<string, number> = { json: 114, jsonb: 3802, text: 25 };
 
 /** node-postgres's `Connection` as it is (its type declarations lag): what a Submittable sends with. */
 interface Wire {
@@ -64,8 +62,7 @@ class Pipeline implements pg.Submittable {
     wire.stream.cork();
     try {
       for (const { statement, value } of this.#steps) {
-        const types = statement.parameters.map((type) => TYPE_OIDS[type] ?? 0);
-        wire.parse({ name: "", text: statement.text, types });
+        wire.parse({ name: "", text: sqlOf(statement), types: typeOids(statement) });
         wire.bind({ statement: "", values: value === undefined ? [] : [value] });
         wire.describe({ type: "P" });
         wire.execute({});

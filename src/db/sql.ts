@@ -37,9 +37,12 @@ export async function lockedTransaction(
 
 const TIMEOUT = statement("timeout", "select set_config('statement_timeout', $1, true)", ["text"]);
 
-const LOCK = statement(
+/** Stored (see `Statement`): it runs in every transaction. */
+export const LOCK = statement(
   "lock",
-  `select pg_advisory_xact_lock(k) from (
+  `select count(pg_advisory_xact_lock(k))::int as locks from (
   select distinct hashtextextended(key, 0) as k from jsonb_array_elements_text($1) as key
-  order by 1) as locks`,
+  order by 1) as ordered`,
+  ["jsonb"],
+  "locks int",
 );

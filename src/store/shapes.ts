@@ -1,3 +1,4 @@
+import { LOCK } from "../db/sql.js";
 import { type Statement, statement } from "../db/statements.js";
 import type { Resource } from "../decode.js";
 import type { Environment } from "../verify.js";
@@ -203,6 +204,8 @@ logged as (
   select e, s, t, ${ids.map((key) => `${key}, `).join("")}event_at, outcome from judged
 )
 select i.o, coalesce(j.outcome, 'duplicate') as outcome from input i left join judged j on j.o = i.o`,
+    ["jsonb"],
+    "o int, outcome text",
   );
 }
 
@@ -242,6 +245,7 @@ written as (
 )
 select o, result from judged`,
     ["json"],
+    "o int, result text",
   );
 }
 
@@ -274,6 +278,8 @@ cascaded as (
         : ""
     }
 select count(*)::int as pruned from removed`,
+    ["jsonb"],
+    "pruned int",
   );
 }
 
@@ -297,3 +303,9 @@ export const STATEMENTS: Readonly<
     prune: pruneStatement("prune_memberships", SHAPES.membership),
   },
 };
+
+/** Every statement stored in the database as a function: `migrate` creates those missing. */
+export const STORED: readonly Statement[] = [
+  LOCK,
+  ...Object.values(STATEMENTS).flatMap(({ apply, listed, prune }) => [apply, listed, prune]),
+];

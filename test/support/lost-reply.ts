@@ -31,7 +31,7 @@ export async function lostReplyProxy(upstreamUrl: string): Promise<LostReplyProx
     client.pipe(target);
     client.on("close", () => target.destroy());
     target.on("close", () => client.destroy());
-    // Armed, the connection that sends a webhook's apply statement (by its text) loses the server's answer at the
+    // Armed, the connection that calls a webhook's apply statement (by its name) loses the server's answer at the
     // end of that transaction: its ReadyForQuery, which PostgreSQL sends once it has committed.
     let applying = false;
     client.on("data", (chunk: Buffer) => {
@@ -74,6 +74,6 @@ export async function lostReplyProxy(upstreamUrl: string): Promise<LostReplyProx
   };
 }
 
-/** What only the webhook's apply statements say (src/store/shapes.ts): each logs its deliveries. */
-const APPLY = Buffer.from("insert into webhook_deliveries");
+/** The prefix of the webhook's apply statements' names, which their calls carry (src/store/shapes.ts). */
+const APPLY = Buffer.from("clerk_user_sync_apply");
 const READY_FOR_QUERY = 0x5a;
