@@ -1,10 +1,35 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { isLoopback } from "../service/config.js";
 
 /**
- * Who may open the console. `local`: a zero-configuration local run, open to whoever reaches it (the service then
- * listens on loopback unless HOST says otherwise). `token`: a sign-in with CONSOLE_TOKEN. `off`: neither.
+ * Who may open the console. `local`: open to whoever reaches it, when only this machine can (the service listens on
+ * loopback) or in a zero-configuration local run. `token`: a sign-in with CONSOLE_TOKEN. `off`: neither.
  */
 export type ConsoleAccess = { mode: "local" } | { mode: "token"; token: string } | { mode: "off" };
+
+/**
+ * The console's access for a service's configuration. CONSOLE_TOKEN, when set, always asks for a sign-in. Without
+ * it, a service listening on loopback only is open, secrets or not: whoever reaches it is on this machine (the
+ * console still serves loopback host names only, against DNS rebinding). Listening wider, it is off, except in a
+ * zero-configuration local run (whose start-up warns that HOST opened it).
+ *
+ * @example
+ * ```ts
+ * consoleAccess({ consoleToken: undefined, host: "127.0.0.1", localRun: false }); // { mode: "local" }
+ * ```
+ */
+export function consoleAccess({
+  consoleToken,
+  host,
+  localRun,
+}: {
+  consoleToken: string | undefined;
+  host: string;
+  localRun: boolean;
+}): ConsoleAccess {
+  if (consoleToken) return { mode: "token", token: consoleToken };
+  return localRun || isLoopback(host) ? { mode: "local" } : { mode: "off" };
+}
 
 /** The session cookie's name. */
 export const SESSION_COOKIE = "cus_console";
