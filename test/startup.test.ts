@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { logFormatFor } from "../src/cli/log-output.js";
-import { consoleAccess } from "../src/console/access.js";
+import { consoleAccess, unreachableFromClerk } from "../src/console/access.js";
 import { CONTROL_STATUS_PATH } from "../src/service/local-control.js";
 import { cli } from "./support/cli.js";
 import { killStarted, start, terminate } from "./support/program.js";
@@ -129,6 +129,32 @@ describe("the console on this machine", () => {
     expect(consoleAccess({ host, localRun, consoleToken: token }).mode).toBe(mode);
   });
 
+  it.each([
+    ["http://127.0.0.1:3000/api/user/webhook/clerk", "127.0.0.1"],
+    ["http://localhost:3000/api/user/webhook/clerk", "localhost"],
+    ["http://[::1]:3000/api/user/webhook/clerk", "::1"],
+    ["http://192.168.1.20:3000/api/user/webhook/clerk", "192.168.1.20"],
+    ["http://10.0.0.7/api/user/webhook/clerk", "10.0.0.7"],
+    ["http://172.20.0.2:3000/api/user/webhook/clerk", "172.20.0.2"],
+    ["http://laptop.local:3000/api/user/webhook/clerk", "laptop.local"],
+    ["http://devbox:3000/api/user/webhook/clerk", "devbox"],
+  ])("says Clerk cannot reach %s, and what to do", (url, host) => {
+    const note = unreachableFromClerk(url);
+    expect(note).toContain(`Clerk cannot reach ${host}:`);
+    expect(note).toContain("cloudflared tunnel --url http://localhost:");
+    expect(note).toContain("clerk webhooks listen --forward-to http://localhost:");
+    expect(note).toContain("docs/local-development.md");
+  });
+
+  it.each([
+    "https://sync.example.com/api/user/webhook/clerk",
+    "https://abc-def.trycloudflare.com/api/user/webhook/clerk",
+    "http://203.0.113.9:3000/api/user/webhook/clerk",
+    "http://172.32.0.1/api/user/webhook/clerk",
+  ])("says nothing of %s, which may be public", (url) => {
+    expect(unreachableFromClerk(url)).toBeUndefined();
+  });
+
   it("is open without a token when the service listens on loopback with real secrets; other host names are refused", async () => {
     const server = start(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve"], {
       ...SECRET_ENV,
@@ -147,6 +173,7 @@ describe("the console on this machine", () => {
         { environment: "production", configured: true },
       ],
       examples: [],
+      webhookUrlNote: expect.stringContaining("Clerk cannot reach 127.0.0.1"),
     });
     // A page elsewhere whose name was rebound to 127.0.0.1 reads nothing.
     expect(await statusWithHost(Number(port), "/console/api/summary", `attacker.example:${port}`)).toBe(401);
