@@ -41,6 +41,9 @@ export const CATALOGUE = {
   // Reported in one line; the backfill goes on with the other resources.
   clerk_organizations_disabled: { exit: 0 },
   prune_refused: { exit: 1 },
+  // Start-up and database commands: what the environment points at cannot be used.
+  database_unreachable: { exit: 69 },
+  port_in_use: { exit: 69 },
 } as const satisfies Record<string, { status: number } | { exit: number }>;
 
 /** Every stable error code. */
@@ -194,4 +197,17 @@ export class ConfigError extends SyncError {
 /** Wrong command-line arguments: printed with the usage. */
 export class UsageError extends SyncError {
   readonly code = "invalid_arguments";
+}
+
+/**
+ * DATABASE_URL names a database that cannot be reached or refuses the connection; the message names its host and
+ * port (never the password) and the reason.
+ */
+export class DatabaseUnreachableError extends SyncError {
+  readonly code = "database_unreachable";
+}
+
+/** Another process already listens on HOST:PORT; the message says to set PORT. */
+export class PortInUseError extends SyncError {
+  readonly code = "port_in_use";
 }

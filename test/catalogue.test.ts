@@ -47,6 +47,8 @@ describe("the error catalogue", () => {
     new errors.ShuttingDownError(),
     new errors.ConfigError(["p"]),
     new errors.UsageError("m"),
+    new errors.DatabaseUnreachableError("m"),
+    new errors.PortInUseError("m"),
     new ClerkApiError("clerk_unauthorized", "m", 401),
     new ClerkApiError("clerk_unavailable", "m"),
     new ClerkApiError("clerk_request_failed", "m", 404),

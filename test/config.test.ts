@@ -26,13 +26,14 @@ function problemsOf(env: Record<string, string>): string[] {
 
 describe("service configuration", () => {
   it("has the documented defaults", () => {
-    expect(loadConfig({ DEV_CLERK_WEBHOOK_SECRET: SECRETS.development })).toEqual({
+    expect(loadConfig({ DEV_CLERK_WEBHOOK_SECRET: SECRETS.development }, { container: true })).toEqual({
       secrets: { development: SECRETS.development, production: undefined },
       databaseUrl: undefined,
       dataDir: "./.data",
       port: 3000,
       host: "0.0.0.0",
       logLevel: "info",
+      logFormat: undefined,
       bodyLimit: 1024 * 1024,
       shutdownTimeoutMs: 10_000,
       timeouts: { headersMs: 10_000, requestMs: 30_000 },
@@ -51,6 +52,7 @@ describe("service configuration", () => {
       PORT: "8080",
       HOST: "127.0.0.1",
       LOG_LEVEL: "debug",
+      LOG_FORMAT: "pretty",
       BODY_LIMIT: "512kb",
       SHUTDOWN_TIMEOUT: "1500ms",
       HEADERS_TIMEOUT: "5s",
@@ -65,6 +67,7 @@ describe("service configuration", () => {
       port: 8080,
       host: "127.0.0.1",
       logLevel: "debug",
+      logFormat: "pretty",
       bodyLimit: 512 * 1024,
       shutdownTimeoutMs: 1500,
       timeouts: { headersMs: 5000, requestMs: 60_000 },
@@ -75,11 +78,50 @@ describe("service configuration", () => {
     });
   });
 
-  it("listens on loopback by default in a zero-configuration local run, and where HOST says when it is set", () => {
+  it("listens on loopback by default on a laptop, on every interface in a container or production, and where HOST says", () => {
     const env = { DEV_CLERK_WEBHOOK_SECRET: SECRETS.development };
-    expect(loadConfig(env, { localRun: true })).toMatchObject({ host: "127.0.0.1", localRun: true });
-    expect(loadConfig({ ...env, HOST: "0.0.0.0" }, { localRun: true }).host).toBe("0.0.0.0");
-    expect(loadConfig(env).host).toBe("0.0.0.0");
+    const prod = { ...env, NODE_ENV: "production" };
+    expect.soft(loadConfig(env, { container: false }).host).toBe("127.0.0.1");
+    expect.soft(loadConfig(env, { container: true }).host).toBe("0.0.0.0");
+    expect.soft(loadConfig(prod, { container: false }).host).toBe("0.0.0.0");
+    // A zero-configuration local run (console open, secret generated) stays on loopback even in a container.
+    expect.soft(loadConfig(env, { localRun: true, container: true })).toMatchObject({ host: "127.0.0.1" });
+    expect.soft(loadConfig({ ...env, HOST: "0.0.0.0" }, { localRun: true }).host).toBe("0.0.0.0");
+    expect.soft(loadConfig({ ...env, HOST: "127.0.0.1" }, { container: true }).host).toBe("127.0.0.1");
+    expect.soft(loadConfig({ ...env, KUBERNETES_SERVICE_HOST: "10.0.0.1" }).host).toBe("0.0.0.0");
+  });
+
+  it.each([
+    [
+      "sk_test_AbCdEf0123456789",
+      "DEV",
+      "holds a Clerk secret key (sk_test_…, the Backend API key `backfill` reads as DEV_CLERK_SECRET_KEY), not a webhook signing secret",
+    ],
+    [
+      "sk_live_AbCdEf0123456789",
+      "PROD",
+      "holds a Clerk secret key (sk_live_…, the Backend API key `backfill` reads as PROD_CLERK_SECRET_KEY), not a webhook signing secret",
+    ],
+    [
+      "pk_test_Y2xlcmsuZXhhbXBsZS5jb20k",
+      "DEV",
+      "holds a Clerk publishable key (pk_test_…, the frontend's key)",
+    ],
+    [`"${SECRETS.development}"`, "DEV", "is wrapped in quotes, which became part of the value: remove them"],
+    [`'${SECRETS.development}'`, "DEV", "is wrapped in quotes"],
+  ])("names %s set where a whsec_ secret belongs for what it is, without echoing it", (value, env, what) => {
+    const problems = problemsOf({ [`${env}_CLERK_WEBHOOK_SECRET`]: value });
+    expect(problems).toEqual([expect.stringContaining(`${env}_CLERK_WEBHOOK_SECRET (secret 1) ${what}`)]);
+    expect(problems[0]).toContain(value.startsWith("s") || value.startsWith("p") ? "whsec_" : "remove them");
+    expect(problems.join()).not.toContain(value.replace(/["']/g, "").slice(8));
+  });
+
+  it("reads LOG_FORMAT: json or pretty; unset, chosen by whether standard output is a terminal", () => {
+    const env = { DEV_CLERK_WEBHOOK_SECRET: SECRETS.development };
+    expect(loadConfig({ ...env, LOG_FORMAT: "json" }).logFormat).toBe("json");
+    expect(problemsOf({ ...env, LOG_FORMAT: "colour" })).toEqual([
+      'LOG_FORMAT="colour" is invalid: expected one of json, pretty',
+    ]);
   });
 
   it("refuses a CONSOLE_TOKEN shorter than 16 characters, without echoing it", () => {

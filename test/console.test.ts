@@ -346,6 +346,7 @@ describe.each(await backends())("the console's API on $name", (backend) => {
     expect(setup.json()).toEqual({
       access: { mode: "local", host: "127.0.0.1", loopbackOnly: true },
       webhookUrl: "http://127.0.0.1:3000/api/user/webhook/clerk",
+      webhookUrlNote: expect.stringContaining("Clerk cannot reach 127.0.0.1"),
       instances: [
         { environment: "development", configured: true },
         { environment: "production", configured: true },

@@ -2,6 +2,7 @@ import { type Database, openDatabase } from "../db/database.js";
 import { claimEmbeddedDatabase } from "../db/embedded-lock.js";
 import { migrate } from "../db/migrate.js";
 import { type Env, loadDatabaseConfig } from "../service/config.js";
+import { checkDatabase } from "../service/preflight.js";
 
 export type { Env } from "../service/config.js";
 
@@ -16,7 +17,8 @@ export interface Command {
 export { UsageError } from "../errors.js";
 
 /**
- * Opens the configured database (DATABASE_URL, else PGlite under DATA_DIR), migrates it, runs `fn`, closes it.
+ * Opens the configured database (DATABASE_URL, else PGlite under DATA_DIR), migrates it, runs `fn`, closes it. A
+ * DATABASE_URL that cannot be reached fails first, with `database_unreachable` naming its host and port.
  * An embedded database is claimed for `command` meanwhile, and refused while another process holds it: PGlite takes
  * one process at a time.
  */
@@ -26,6 +28,10 @@ export async function withDatabase<T>(
   fn: (db: Database) => Promise<T>,
 ): Promise<T> {
   const { databaseUrl, dataDir } = loadDatabaseConfig(env);
+  if (databaseUrl) {
+    const unreachable = await checkDatabase(databaseUrl);
+    if (unreachable) throw unreachable;
+  }
   const release = databaseUrl ? () => {} : claimEmbeddedDatabase(dataDir, command);
   try {
     const db = await openDatabase(databaseUrl, { dataDir });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
-import { ConfigError } from "../errors.js";
+import { CATALOGUE, ConfigError, DatabaseUnreachableError, PortInUseError } from "../errors.js";
 import { describe } from "../log.js";
 import { duration } from "../service/config.js";
 import { pruneDeliveries } from "../store/deliveries.js";
@@ -77,7 +77,9 @@ async function main(argv: string[], env: Env): Promise<number | undefined> {
       return 2;
     }
     process.stderr.write(`clerk-user-sync ${name}: ${printable(error)}\n`);
-    return 1;
+    return error instanceof DatabaseUnreachableError || error instanceof PortInUseError
+      ? CATALOGUE[error.code].exit
+      : 1;
   }
 }
 

@@ -1,15 +1,19 @@
 import { pino } from "pino";
-import type { ConsoleAccess } from "../console/access.js";
+import { type ConsoleAccess, consoleAccess } from "../console/access.js";
 import { createRefusalLog } from "../console/refusals.js";
 import { claimEmbeddedDatabase } from "../db/embedded-lock.js";
+import { ConfigError } from "../errors.js";
 import { describe } from "../log.js";
-import { loadConfig } from "../service/config.js";
+import { checkConfig, type Env, isLoopback, type ServiceConfig } from "../service/config.js";
+import { controlToken, localUrl, publishControl } from "../service/local-control.js";
 import { withLocalSecret } from "../service/local-secret.js";
 import { createMetrics } from "../service/metrics.js";
+import { checkDatabase, checkPort, portProblem } from "../service/preflight.js";
 import { buildServer } from "../service/server.js";
 import { pruneDeliveries } from "../store/deliveries.js";
 import { createClerkUserSync } from "../sync.js";
 import { ENVIRONMENTS, splitSecrets } from "../verify.js";
+import { logFormatFor, logOutput } from "./log-output.js";
 
 /**
  * `clerk-user-sync serve`: migrates, listens, prunes the delivery log on a timer, and on SIGTERM or SIGINT stops
@@ -17,11 +21,11 @@ import { ENVIRONMENTS, splitSecrets } from "../verify.js";
  */
 export async function serve(processEnv: Record<string, string | undefined>): Promise<void> {
   const { env, localSecretFile } = withLocalSecret(processEnv);
-  const config = loadConfig(env, { localRun: localSecretFile !== undefined });
+  const config = await startupConfig(env, localSecretFile !== undefined);
   // Let go of on exit, however the process exits; a pid file left by SIGKILL names no live process.
   if (!config.databaseUrl) process.on("exit", claimEmbeddedDatabase(config.dataDir, "serve"));
-  const output = logOutput();
-  const logger = pino({ level: config.logLevel, base: { service: "clerk-user-sync" } }, output);
+  const output = await logOutput(logFormatFor(config.logFormat));
+  const logger = pino({ level: config.logLevel, base: { service: "clerk-user-sync" } }, output.stream);
   if (localSecretFile) {
     logger.warn(
       { file: localSecretFile },
@@ -46,17 +50,15 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
     },
   });
   const instances = ENVIRONMENTS.filter((e) => splitSecrets(config.secrets[e]).length);
-  const access: ConsoleAccess = config.consoleToken
-    ? { mode: "token", token: config.consoleToken }
-    : config.localRun
-      ? { mode: "local" }
-      : { mode: "off" };
+  const access: ConsoleAccess = consoleAccess(config);
+  const control = config.databaseUrl ? undefined : controlToken();
   const app = buildServer({
     sync,
     metrics,
     logger,
     metricsToken: config.metricsToken,
     timeouts: config.timeouts,
+    controlToken: control,
     console: {
       access,
       refusals,
@@ -65,23 +67,49 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
       exampleSecret: config.localRun ? splitSecrets(config.secrets.development)[0] : undefined,
     },
   });
-  await app.listen({ port: config.port, host: config.host });
-  logger.info({ database: sync.database.dialect, environments: instances, console: access.mode }, "ready");
-  if (access.mode === "local" && !["127.0.0.1", "localhost", "::1"].includes(config.host)) {
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    // Another process took the port after the check at start-up.
+    await sync.close();
+    throw portProblem(error as NodeJS.ErrnoException, config.host, config.port) ?? error;
+  }
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  if (control)
+    publishControl(config.dataDir, { pid: process.pid, url: localUrl(config.host, port), token: control });
+  logger.info(
+    {
+      database: sync.database.dialect,
+      environments: instances,
+      host: config.host,
+      port,
+      console: access.mode,
+    },
+    "ready",
+  );
+  if (isLoopback(config.host) && !config.localRun) {
+    logger.info(
+      { host: config.host },
+      "listening on this machine only (HOST unset): Clerk reaches it through a tunnel (docs/local-development.md); " +
+        "set HOST=0.0.0.0 to accept other machines",
+    );
+  }
+  if (access.mode === "local" && !isLoopback(config.host)) {
     logger.warn(
       { host: config.host },
       "the console is open without a token and HOST makes it reachable from other machines: set CONSOLE_TOKEN",
     );
   }
   if (access.mode !== "off") {
-    const address = app.server.address();
-    const port = typeof address === "object" && address ? address.port : config.port;
     const host = ["0.0.0.0", "::"].includes(config.host) ? "localhost" : config.host;
     logger.info(
       { url: `http://${host.includes(":") ? `[${host}]` : host}:${port}/`, access: access.mode },
-      access.mode === "local"
-        ? "console open without a token (zero-configuration local run)"
-        : "console on, behind CONSOLE_TOKEN",
+      access.mode === "token"
+        ? "console on, behind CONSOLE_TOKEN"
+        : config.localRun
+          ? "console open without a token (zero-configuration local run)"
+          : "console open without a token (listening on this machine only)",
     );
   }
 
@@ -127,15 +155,22 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
 }
 
 /**
- * Standard output for the log, written 4 KB at a time and at least once a second: pino's default, an asynchronous
- * write whenever the previous one is done, took about 7% of the service's CPU under load (`compare.sh`); a second
- * is the longest a line of a quiet service waits. What is left goes out when the process exits: by a signal it
- * handles, `process.exit` or an uncaught error, not by SIGKILL or a signal it does not handle. `flush`, not
- * `flushSync`: sonic-boom's `flushSync` retries a closed pipe (EPIPE) forever, where `flush` reports it to pino,
- * which stops writing.
+ * The configuration, once the database answers and the port is free: checked before anything is created, so that a
+ * busy port or an unreachable DATABASE_URL is reported with every other problem, naming what to set. One problem of
+ * the environment alone keeps its own code (`database_unreachable`, `port_in_use`); several are listed together.
  */
-function logOutput() {
-  const output = pino.destination({ dest: 1, sync: true, minLength: 4096, periodicFlush: 1000 });
-  process.on("exit", () => output.flush());
-  return output;
+async function startupConfig(env: Env, localRun: boolean): Promise<ServiceConfig> {
+  const { config, problems } = checkConfig(env, { localRun });
+  const listenable = !problems.some((p) => p.startsWith("PORT") || p.startsWith("HOST"));
+  const found = (
+    await Promise.all([
+      config.databaseUrl ? checkDatabase(config.databaseUrl) : undefined,
+      listenable ? checkPort(config.host, config.port) : undefined,
+    ])
+  ).filter((p) => p !== undefined);
+  const [only] = found;
+  if (problems.length === 0 && found.length === 1 && only) throw only;
+  const all = [...problems, ...found.map((p) => `${p.message} (${p.code})`)];
+  if (all.length > 0) throw new ConfigError(all);
+  return config;
 }

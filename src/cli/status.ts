@@ -1,7 +1,9 @@
 import { parseArgs } from "node:util";
+import { dataDirOf, usesDatabaseUrl } from "../service/config.js";
+import { askServe, CONTROL_STATUS_PATH, runningServe } from "../service/local-control.js";
 import { LOGGED, type SyncStatus, syncStatus } from "../store/status.js";
 import { ENVIRONMENTS } from "../verify.js";
-import { type Command, withDatabase } from "./command.js";
+import { type Command, type Env, withDatabase } from "./command.js";
 
 /**
  * `clerk-user-sync status`: what the table holds and what arrived lately, per instance.
@@ -17,11 +19,21 @@ export const status: Command = {
   usage: "status [--json]",
   async run(args, env) {
     const { values } = parseArgs({ args, options: { json: { type: "boolean", default: false } } });
-    const report = await withDatabase(env, "status", (db) => syncStatus(db, new Date()));
+    const report = await statusReport(env);
     process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : table(report));
     return 0;
   },
 };
+
+/**
+ * The report, from the database; or, when a running `serve` holds the embedded database (which takes one process
+ * at a time), from that server: the same report either way.
+ */
+async function statusReport(env: Env): Promise<SyncStatus> {
+  const running = usesDatabaseUrl(env) ? undefined : await runningServe(dataDirOf(env));
+  if (running) return (await askServe(running, CONTROL_STATUS_PATH)) as SyncStatus;
+  return await withDatabase(env, "status", (db) => syncStatus(db, new Date()));
+}
 
 /** The report as an aligned table, one row per environment. */
 function table(report: SyncStatus): string {

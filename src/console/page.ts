@@ -46,6 +46,7 @@ export const PAGE = `<!doctype html>
           <p><label for="webhook-url">Endpoint URL to add in Clerk (Dashboard → Configure → Webhooks → Add endpoint)</label></p>
           <div class="copy"><input id="webhook-url" readonly><button id="copy-url" type="button">Copy</button></div>
           <p id="copy-status" class="muted small" role="status"></p>
+          <p id="url-note" class="warn small" hidden></p>
           <h3>Instances</h3>
           <ul id="instances" class="instances"></ul>
         </div>

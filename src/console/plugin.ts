@@ -12,7 +12,13 @@ import { describe } from "../log.js";
 import { errorResponse, type SyncResponse } from "../response.js";
 import { type ClerkUserSync, WEBHOOK_PATH } from "../sync.js";
 import { ENVIRONMENTS, type Environment } from "../verify.js";
-import { type ConsoleAccess, createSessions, type Sessions, sessionCookie } from "./access.js";
+import {
+  type ConsoleAccess,
+  createSessions,
+  type Sessions,
+  sessionCookie,
+  unreachableFromClerk,
+} from "./access.js";
 import { ASSETS } from "./assets.js";
 import {
   countRows,
@@ -173,16 +179,21 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, opt
       return { signedIn: false };
     });
 
-    api.get("/console/api/setup", async (request) => ({
-      access: { mode: access.mode, host: options.host ?? null, loopbackOnly },
-      webhookUrl: `${isHttps(request) ? "https" : "http"}://${request.headers.host ?? "localhost"}${WEBHOOK_PATH}`,
-      instances: ENVIRONMENTS.map((environment) => ({
-        environment,
-        configured: options.instances.includes(environment),
-      })),
-      database: sync.database.dialect,
-      examples: exampleSecret ? EXAMPLE_TYPES : [],
-    }));
+    api.get("/console/api/setup", async (request) => {
+      const webhookUrl = `${isHttps(request) ? "https" : "http"}://${request.headers.host ?? "localhost"}${WEBHOOK_PATH}`;
+      return {
+        access: { mode: access.mode, host: options.host ?? null, loopbackOnly },
+        webhookUrl,
+        // Shown under the URL when Clerk could not deliver to it (a loopback or private address).
+        webhookUrlNote: unreachableFromClerk(webhookUrl) ?? null,
+        instances: ENVIRONMENTS.map((environment) => ({
+          environment,
+          configured: options.instances.includes(environment),
+        })),
+        database: sync.database.dialect,
+        examples: exampleSecret ? EXAMPLE_TYPES : [],
+      };
+    });
 
     api.get("/console/api/deliveries", async (request) => {
       const q = request.query as Record<string, string | undefined>;

@@ -134,7 +134,7 @@ function renderSetup(setup) {
   access.classList.remove("warn");
   if (setup.access.mode === "local") {
     if (setup.access.loopbackOnly) {
-      access.textContent = "Local run: open without a token, listening on " + setup.access.host + " only (this machine).";
+      access.textContent = "Open without a token: listening on " + setup.access.host + " only (this machine).";
     } else {
       access.textContent = "Local run, open without a token on HOST=" + setup.access.host + ": anyone who reaches this port sees it. Set CONSOLE_TOKEN.";
       access.classList.add("warn");
@@ -144,6 +144,8 @@ function renderSetup(setup) {
     $("sign-out").hidden = false;
   }
   $("webhook-url").value = setup.webhookUrl;
+  $("url-note").textContent = setup.webhookUrlNote || "";
+  $("url-note").hidden = !setup.webhookUrlNote;
   const list = $("instances");
   list.replaceChildren(
     ...setup.instances.map((i) =>

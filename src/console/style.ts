@@ -41,7 +41,7 @@ code { background: var(--code-bg); padding: 1px 4px; border-radius: 4px; }
 .logo rect { fill: var(--accent); }
 .logo path { stroke: var(--accent-text); stroke-width: 2; fill: none; }
 .access { flex: 1; margin: 0; color: var(--muted); font-size: 13px; }
-.access.warn { color: var(--stale); }
+.access.warn, #url-note { color: var(--stale); }
 .actions { display: flex; align-items: center; gap: 10px; }
 .live { display: inline-flex; align-items: center; gap: 6px; font-size: 12.5px; color: var(--muted); }
 .live .dot { width: 8px; height: 8px; border-radius: 50%; background: var(--applied); }

@@ -2,10 +2,11 @@
  * The one place environment variables are read: their names, their defaults, and the readers every command uses
  * (`serve`, the database commands, `backfill`, `trigger`). Each reader reports every problem at once.
  */
+import { existsSync } from "node:fs";
 import { DEFAULT_DATA_DIR } from "../db/database.js";
 import { ConfigError } from "../errors.js";
 import { DEFAULT_BODY_LIMIT } from "../sync.js";
-import { ENVIRONMENTS, type Environment, type Secrets, secretProblems } from "../verify.js";
+import { ENVIRONMENTS, type Environment, type Secrets, secretProblems, splitSecrets } from "../verify.js";
 
 /** The process environment, as the commands read it. */
 export type Env = Record<string, string | undefined>;
@@ -71,8 +72,11 @@ export interface ServiceConfig {
   databaseUrl: string | undefined;
   dataDir: string;
   port: number;
+  /** HOST, or the default {@link defaultHost} chose. */
   host: string;
   logLevel: LogLevel;
+  /** LOG_FORMAT; unset: `pretty` when standard output is a terminal, `json` otherwise. */
+  logFormat: LogFormat | undefined;
   bodyLimit: number;
   shutdownTimeoutMs: number;
   /** The longest a client may take to send a request's headers (HEADERS_TIMEOUT), and all of it (REQUEST_TIMEOUT). */
@@ -82,8 +86,8 @@ export interface ServiceConfig {
   /** When set, the console at `GET /` is on, behind a sign-in with this token. */
   consoleToken: string | undefined;
   /**
-   * A zero-configuration local run (no webhook secret, no DATABASE_URL: see `withLocalSecret`): the console is open
-   * without a token, and `host` defaults to loopback.
+   * A zero-configuration local run (no webhook secret, no DATABASE_URL: see `withLocalSecret`): `host` defaults to
+   * loopback even in a container, and the console is open without a token whatever HOST says.
    */
   localRun: boolean;
   /** How often `serve` prunes the delivery log; 0: never. */
@@ -95,6 +99,41 @@ export interface ServiceConfig {
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+const LOG_FORMATS = ["json", "pretty"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** Where `serve` runs, as far as the default HOST is concerned. */
+export interface Surroundings {
+  /** A zero-configuration local run (see `withLocalSecret`). */
+  localRun?: boolean;
+  /** Inside a container, whose loopback nobody outside reaches; detected by {@link runsInContainer} by default. */
+  container?: boolean;
+}
+
+/** Whether this process runs in a container (Docker, Podman, Kubernetes), as the usual markers say. */
+export function runsInContainer(env: Env = process.env): boolean {
+  return (
+    Boolean(env.KUBERNETES_SERVICE_HOST) || existsSync("/.dockerenv") || existsSync("/run/.containerenv")
+  );
+}
+
+/**
+ * HOST when unset. On a laptop, loopback: the service (and its console, open there without a token) is this
+ * machine's only, and a tunnel reaches it on localhost. In a container or with NODE_ENV=production, every
+ * interface: a container's loopback is unreachable from outside it, and a deployment is reached from elsewhere.
+ * A zero-configuration local run stays on loopback everywhere: its console is open and its secret generated.
+ */
+export function defaultHost(env: Env, { localRun = false, container }: Surroundings = {}): string {
+  if (localRun) return "127.0.0.1";
+  const deployed = env.NODE_ENV === "production" || (container ?? runsInContainer(env));
+  return deployed ? "0.0.0.0" : "127.0.0.1";
+}
+
+/** Whether HOST is a loopback address or name: only this machine reaches the service. */
+export function isLoopback(host: string): boolean {
+  return /^(localhost|127(?:\.\d{1,3}){3}|::1|\[::1\])$/i.test(host.trim());
+}
+
 /**
  * Reads and validates the configuration, reporting every problem at once.
  *
@@ -103,17 +142,36 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
  * const config = loadConfig(process.env); // throws ConfigError listing each problem
  * ```
  */
-export function loadConfig(env: Env, { localRun = false }: { localRun?: boolean } = {}): ServiceConfig {
-  return parse(env, true, localRun);
+export function loadConfig(env: Env, surroundings: Surroundings = {}): ServiceConfig {
+  const { config, problems } = checkConfig(env, surroundings);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/**
+ * The configuration and every problem found in it, without throwing: `serve` adds what it finds when it tries the
+ * database and the port, and reports all of it at once. Where a value is invalid, `config` holds its default.
+ */
+export function checkConfig(
+  env: Env,
+  surroundings: Surroundings = {},
+): { config: ServiceConfig; problems: string[] } {
+  return parse(env, true, surroundings);
 }
 
 /** The database settings alone, for commands that need no webhook secret (`migrate`, `prune`, `status`). */
 export function loadDatabaseConfig(env: Env): Pick<ServiceConfig, "databaseUrl" | "dataDir"> {
-  const { databaseUrl, dataDir } = parse(env, false, false);
-  return { databaseUrl, dataDir };
+  const { config, problems } = parse(env, false, {});
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { databaseUrl: config.databaseUrl, dataDir: config.dataDir };
 }
 
-function parse(env: Env, webhooks: boolean, localRun: boolean): ServiceConfig {
+function parse(
+  env: Env,
+  webhooks: boolean,
+  surroundings: Surroundings,
+): { config: ServiceConfig; problems: string[] } {
+  const localRun = surroundings.localRun ?? false;
   const problems: string[] = [];
   const read = <T>(
     name: string,
@@ -131,7 +189,7 @@ function parse(env: Env, webhooks: boolean, localRun: boolean): ServiceConfig {
   };
 
   const secrets = webhookSecrets(env);
-  if (webhooks) problems.push(...secretProblems(secrets, WEBHOOK_SECRET_VARIABLES));
+  if (webhooks) problems.push(...webhookSecretProblems(secrets));
   const databaseUrl = read("DATABASE_URL", undefined, postgresUrl, "a postgres:// or postgresql:// URL");
   const config: ServiceConfig = {
     secrets,
@@ -139,12 +197,18 @@ function parse(env: Env, webhooks: boolean, localRun: boolean): ServiceConfig {
     dataDir: read("DATA_DIR", DEFAULT_DATA_DIR, (v) => v, "a directory"),
     port: read("PORT", DEFAULT_PORT, (v) => integer(v, 0, 65535), "a port number (0-65535)"),
     // A local run's console is open without a token: only this machine may reach it, unless HOST says otherwise.
-    host: read("HOST", localRun ? "127.0.0.1" : "0.0.0.0", (v) => v, "a host"),
+    host: read("HOST", defaultHost(env, surroundings), (v) => v, "a host"),
     logLevel: read(
       "LOG_LEVEL",
       "info",
       (v) => LOG_LEVELS.find((l) => l === v),
       `one of ${LOG_LEVELS.join(", ")}`,
+    ),
+    logFormat: read(
+      "LOG_FORMAT",
+      undefined,
+      (v) => LOG_FORMATS.find((f) => f === v),
+      `one of ${LOG_FORMATS.join(", ")}`,
     ),
     bodyLimit: read(
       "BODY_LIMIT",
@@ -174,8 +238,43 @@ function parse(env: Env, webhooks: boolean, localRun: boolean): ServiceConfig {
   if (config.timeouts.headersMs > config.timeouts.requestMs) {
     problems.push("HEADERS_TIMEOUT must not exceed REQUEST_TIMEOUT (the whole request includes its headers)");
   }
-  if (problems.length > 0) throw new ConfigError(problems);
-  return config;
+  return { config, problems };
+}
+
+/**
+ * The webhook secrets' problems; a value that is recognisably something else (a Clerk API key, a publishable key, a
+ * secret pasted with its quotes) is named for what it is, never echoed.
+ */
+function webhookSecretProblems(secrets: Secrets): string[] {
+  const named = new Map<string, string>();
+  for (const environment of ENVIRONMENTS) {
+    splitSecrets(secrets[environment]).forEach((secret, index) => {
+      const which = `${WEBHOOK_SECRET_VARIABLES[environment]} (secret ${index + 1})`;
+      const what = pastedInstead(secret, environment);
+      if (what) named.set(`${which} is not a Clerk webhook signing secret`, `${which} ${what}`);
+    });
+  }
+  return secretProblems(secrets, WEBHOOK_SECRET_VARIABLES).map(
+    (problem) => [...named].find(([generic]) => problem.startsWith(generic))?.[1] ?? problem,
+  );
+}
+
+const WHERE_SIGNING_SECRETS_ARE =
+  "the signing secret starts with whsec_ and is on the endpoint's page (Dashboard → Webhooks → your endpoint → Signing Secret)";
+
+/** What a value set where a `whsec_` secret belongs is instead, when it can be told; undefined otherwise. */
+function pastedInstead(value: string, environment: Environment): string | undefined {
+  if (/^["'`]|["'`]$/.test(value))
+    return "is wrapped in quotes, which became part of the value: remove them (the value starts with whsec_)";
+  const key = /^(sk|pk)_(test|live)_/.exec(value);
+  if (!key) return undefined;
+  const instance = key[2] === "test" ? "development" : "production";
+  const what =
+    key[1] === "sk"
+      ? `a Clerk secret key (${key[0]}…, the Backend API key \`backfill\` reads as ${SECRET_KEYS[instance].variable})`
+      : `a Clerk publishable key (${key[0]}…, the frontend's key)`;
+  const mismatch = instance === environment ? "" : ` of a ${instance} instance`;
+  return `holds ${what}${mismatch}, not a webhook signing secret: ${WHERE_SIGNING_SECRETS_ARE}`;
 }
 
 /** Where `backfill` sends its Backend API requests when CLERK_API_URL is unset. */

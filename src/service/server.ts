@@ -14,7 +14,9 @@ import { createRefusalLog } from "../console/refusals.js";
 import { migrationsApplied } from "../db/migrate.js";
 import { BadRequestError, NotFoundError, NotReadyError, UnauthorizedError } from "../errors.js";
 import { errorResponse, type FailureResponse } from "../response.js";
+import { syncStatus } from "../store/status.js";
 import type { ClerkUserSync } from "../sync.js";
+import { CONTROL_STATUS_PATH } from "./local-control.js";
 import type { Metrics } from "./metrics.js";
 import { webhookRoute } from "./webhook-route.js";
 
@@ -36,6 +38,11 @@ export interface ServerParts {
    * connection and buffers no longer than this.
    */
   timeouts?: { headersMs: number; requestMs: number };
+  /**
+   * When set, `GET /local/status` answers `status`'s report to `Authorization: Bearer <token>` only: how the CLI's
+   * read commands reach a server that holds the embedded database (src/service/local-control.ts).
+   */
+  controlToken?: string | undefined;
 }
 
 /**
@@ -52,6 +59,7 @@ export function buildServer({
   metricsToken,
   timeouts = DEFAULT_TIMEOUTS,
   console,
+  controlToken,
 }: ServerParts): FastifyInstance {
   const refused = (refusal: FailureResponse): FailureResponse => {
     const seen = { code: refusal.code, status: refusal.status, environment: null, type: null, svixId: null };
@@ -168,6 +176,19 @@ export function buildServer({
     }
     return reply.header("content-type", metrics.registry.contentType).send(await metrics.registry.metrics());
   });
+
+  if (controlToken) {
+    app.get(CONTROL_STATUS_PATH, async (request, reply) => {
+      if (!bearerMatches(request.headers.authorization, controlToken)) {
+        // Answered as if there were no such route: nothing here is meant for anyone but this machine's CLI.
+        return send(
+          reply,
+          refused(errorResponse(new NotFoundError(`no route for GET ${CONTROL_STATUS_PATH}`))),
+        );
+      }
+      return reply.header("cache-control", "no-store").send(await syncStatus(sync.database, new Date()));
+    });
+  }
 
   app.setNotFoundHandler((request, reply) =>
     send(
