@@ -1,6 +1,6 @@
 import { assertDepth } from "./clean.js";
 import { type Database, type DatabaseOption, openDatabase, type PoolOptions } from "./db/database.js";
-import { migrate as applyMigrations } from "./db/migrate.js";
+import { migrateThrough } from "./db/migrate.js";
 import type { MembershipRow, OrganizationRow, UserRow } from "./db/schema.js";
 import { type Delivery, decode } from "./decode.js";
 import {
@@ -136,17 +136,6 @@ export interface ClerkUserSyncOptions {
   observer?: Observer;
 }
 
-/** Applies pending migrations through `url` when given (a connection opened and closed for it), else through `db`. */
-async function migrateThrough(url: string | undefined, db: Database): Promise<void> {
-  if (url === undefined) return applyMigrations(db);
-  const direct = await openDatabase(url, { pool: { max: 1 } });
-  try {
-    await applyMigrations(direct);
-  } finally {
-    await direct.close();
-  }
-}
-
 /** A request as the core sees it: the raw bytes, untouched, and the headers. */
 export interface SyncRequest {
   body: string | Uint8Array;
@@ -208,7 +197,7 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
   const database = await openDatabase(options.database, { dataDir: options.dataDir, pool: options.pool });
   if (options.migrate !== false) {
     try {
-      await migrateThrough(options.migrationsDatabase, database);
+      await migrateThrough(database, options.migrationsDatabase);
     } catch (error) {
       await database.close();
       throw error;

@@ -29,6 +29,7 @@ describe("service configuration", () => {
     expect(loadConfig({ DEV_CLERK_WEBHOOK_SECRET: SECRETS.development }, { container: true })).toEqual({
       secrets: { development: SECRETS.development, production: undefined },
       databaseUrl: undefined,
+      database: { migrationsUrl: undefined, poolMax: 10, migrateOnStart: true },
       dataDir: "./.data",
       port: 3000,
       host: "0.0.0.0",
@@ -61,9 +62,17 @@ describe("service configuration", () => {
       CONSOLE_TOKEN: "c0nsole-t0ken-0123456789",
       PRUNE_INTERVAL: "off",
       PRUNE_OLDER_THAN: "7d",
+      DATABASE_URL_UNPOOLED: "postgresql://owner:pw@db-direct:5432/app",
+      DATABASE_POOL_MAX: "2",
+      MIGRATE_ON_START: "false",
     });
     expect(config).toMatchObject({
       databaseUrl: "postgresql://app:pw@db:5432/app",
+      database: {
+        migrationsUrl: "postgresql://owner:pw@db-direct:5432/app",
+        poolMax: 2,
+        migrateOnStart: false,
+      },
       port: 8080,
       host: "127.0.0.1",
       logLevel: "debug",
@@ -182,7 +191,26 @@ describe("service configuration", () => {
   });
 
   it("reads the database settings alone for commands that need no secret", () => {
-    expect(loadDatabaseConfig({ DATA_DIR: "/tmp/x" })).toEqual({ databaseUrl: undefined, dataDir: "/tmp/x" });
+    expect(loadDatabaseConfig({ DATA_DIR: "/tmp/x" })).toEqual({
+      databaseUrl: undefined,
+      dataDir: "/tmp/x",
+      database: { migrationsUrl: undefined, poolMax: 10, migrateOnStart: true },
+    });
+  });
+
+  it("refuses database settings it cannot use, naming each, never echoing a URL", () => {
+    const secret = { DEV_CLERK_WEBHOOK_SECRET: SECRETS.development };
+    const problems = problemsOf({
+      ...secret,
+      DATABASE_URL_UNPOOLED: "mysql://me:hunter2@db",
+      DATABASE_POOL_MAX: "0",
+      MIGRATE_ON_START: "maybe",
+    });
+    expect(problems).toEqual([
+      "DATABASE_URL_UNPOOLED is invalid: expected a postgres:// or postgresql:// URL",
+      'DATABASE_POOL_MAX="0" is invalid: expected a number of connections (1-1000)',
+      'MIGRATE_ON_START="maybe" is invalid: expected true or false',
+    ]);
   });
 
   it.each([

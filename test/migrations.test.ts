@@ -8,7 +8,11 @@ import { describe, expect, it } from "vitest";
 import { type Database, openDatabase } from "../src/db/database.js";
 import { type Migration, migrate, migrationsApplied } from "../src/db/migrate.js";
 import { MIGRATIONS } from "../src/db/migrations.generated.js";
-import { backends } from "./support/backends.js";
+import { statement } from "../src/db/statements.js";
+import { createClerkUserSync } from "../src/sync.js";
+import { ADMIN_URL, backends } from "./support/backends.js";
+import { userEvent } from "./support/fixtures.js";
+import { SECRETS, signedDelivery } from "./support/sign.js";
 
 /**
  * The migrations ship as a module (src/db/migrations.generated.ts), generated from drizzle/ by
@@ -61,6 +65,7 @@ describe.each(await backends())("migrate on $name", (backend) => {
     else await drizzleMigratePg(db.orm as never, config);
   }
 
+  // Two embedded databases to open: slow on a busy machine.
   it("records the same ledger and tables as drizzle-orm's migrator", async () => {
     const ours = await fresh();
     const theirs = await fresh();
@@ -76,7 +81,7 @@ describe.each(await backends())("migrate on $name", (backend) => {
       await ours.drop();
       await theirs.drop();
     }
-  });
+  }, 120_000);
 
   it("finds nothing to apply on a database drizzle-orm's migrator migrated, nor on a second run", async () => {
     const { db, drop } = await fresh();
@@ -115,4 +120,63 @@ describe.each(await backends())("migrate on $name", (backend) => {
       await drop();
     }
   });
+
+  it("creates the stored statements a version adds, keeps another version's, and calls itself migrated only with all of them", async () => {
+    const { db, drop } = await fresh();
+    const one = statement("test_one", "select 1 as n", [], "n int");
+    const two = statement("test_two", "select 2 as n", [], "n int");
+    try {
+      await migrate(db, MIGRATIONS, [one]);
+      expect(await db.transaction([{ statement: one }])).toEqual([[{ n: 1 }]]);
+      await expect(db.transaction([{ statement: two }])).rejects.toMatchObject({ code: "42883" });
+      await migrate(db, MIGRATIONS, [two]);
+      expect(await db.transaction([{ statement: one }, { statement: two }])).toEqual([
+        [{ n: 1 }],
+        [{ n: 2 }],
+      ]);
+      // This version's own stored statements are not there yet: not migrated, until they are.
+      expect(await migrationsApplied(db)).toBe(false);
+      await migrate(db);
+      expect(await migrationsApplied(db)).toBe(true);
+    } finally {
+      await drop();
+    }
+  });
 });
+
+const postgres = (await backends()).find((b) => b.name === "postgres");
+
+describe.runIf(postgres)("migrations through a direct URL (DATABASE_URL_UNPOOLED)", () => {
+  it("let an application role that may not change the schema store deliveries; without it, its start fails", async () => {
+    const test = await (postgres as NonNullable<typeof postgres>).create();
+    const role = `cus_app_${Math.random().toString(36).slice(2, 10)}`;
+    const owner = await openDatabase(test.database, { pool: { max: 1 } });
+    try {
+      // Like a provider's application role: it reads and writes the tables, and creates nothing.
+      await owner.query(`create role ${role} login`);
+      await owner.query(`grant usage on schema public to ${role}`);
+      await owner.query(`alter default privileges in schema public grant all on tables to ${role}`);
+      const asApp = new URL(test.database as string);
+      asApp.username = role;
+      const options = { database: asApp.toString(), secrets: SECRETS, logger: QUIET };
+      await expect(createClerkUserSync(options)).rejects.toMatchObject({ cause: { code: "42501" } });
+      const sync = await createClerkUserSync({ ...options, migrationsDatabase: test.database });
+      try {
+        const { body, headers } = signedDelivery(userEvent("user.created", { id: "user_app_role" }));
+        expect((await sync.handle({ body, headers })).status).toBe(200);
+      } finally {
+        await sync.close();
+      }
+      expect(await owner.query("select clerk_user_id from users")).toEqual([
+        { clerk_user_id: "user_app_role" },
+      ]);
+    } finally {
+      await owner.close();
+      await test.drop();
+      const admin = await openDatabase(ADMIN_URL, { pool: { max: 1 } });
+      await admin.query(`drop role if exists ${role}`).finally(() => admin.close());
+    }
+  });
+});
+
+const QUIET = { debug() {}, info() {}, warn() {}, error() {} };

@@ -5,6 +5,7 @@ import {
   closeClerkUserSyncRoutes,
 } from "../src/adapters/next.js";
 import { openDatabase } from "../src/db/database.js";
+import { migrate } from "../src/db/migrate.js";
 import type { Logger } from "../src/sync.js";
 import { ADMIN_URL, backends, type TestDatabase } from "./support/backends.js";
 import { userEvent } from "./support/fixtures.js";
@@ -70,6 +71,13 @@ describe("clerkUserSyncRoute, before any database", () => {
       /DATABASE_URL/,
     ],
     ["no database in production", { ...ENV, NODE_ENV: "production" }, /DATABASE_URL is not set/],
+    ["a pool size that is not a number", { ...ENV, DATABASE_POOL_MAX: "lots" }, /DATABASE_POOL_MAX/],
+    ["MIGRATE_ON_START that is not a boolean", { ...ENV, MIGRATE_ON_START: "sometimes" }, /MIGRATE_ON_START/],
+    [
+      "an unpooled URL that is not PostgreSQL's",
+      { ...ENV, DATABASE_URL_UNPOOLED: "mysql://me:hunter2@db" },
+      /DATABASE_URL_UNPOOLED/,
+    ],
   ])("%s: 500 invalid_config, one log line naming the variable, never its value", async (_, env, named) => {
     const logger = capture();
     const route = clerkUserSyncRoute({ env, logger });
@@ -119,6 +127,36 @@ describe.each(await backends())("clerkUserSyncRoute on $name", (backend) => {
         { clerk_user_id: "user_next_dev", environment: "development" },
         { clerk_user_id: "user_next_prod", environment: "production" },
       ]);
+    } finally {
+      await db.drop();
+    }
+  });
+
+  it("with MIGRATE_ON_START=false, touches no schema: 503 on a database never migrated, 200 once `migrate` ran", async () => {
+    const db = await backend.create();
+    const env = { ...ENV, ...withDatabase(db), MIGRATE_ON_START: "false" };
+    try {
+      const first = await clerkUserSyncRoute({ env }).POST(delivery("user_unmigrated"));
+      expect(await answer(first)).toEqual({
+        status: 503,
+        allow: null,
+        body: { code: "storage_unavailable", message: expect.any(String) },
+      });
+      await closeClerkUserSyncRoutes();
+      const handle = await openDatabase(db.database, { dataDir: db.dataDir });
+      try {
+        expect(await handle.query("select to_regclass('users')::text as users")).toEqual([{ users: null }]);
+        await migrate(handle);
+      } finally {
+        await handle.close();
+      }
+      const second = await clerkUserSyncRoute({ env }).POST(delivery("user_unmigrated"));
+      expect((await answer(second)).body).toEqual({
+        status: "applied",
+        environment: "development",
+        type: "user.created",
+      });
+      expect(await users(db)).toEqual([{ clerk_user_id: "user_unmigrated", environment: "development" }]);
     } finally {
       await db.drop();
     }

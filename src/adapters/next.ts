@@ -20,8 +20,9 @@ import { toWebHandler, type WebHandler } from "./web.js";
  */
 export interface ClerkUserSyncRouteOptions extends Partial<ClerkUserSyncOptions> {
   /**
-   * Where `DEV_CLERK_WEBHOOK_SECRET`, `PROD_CLERK_WEBHOOK_SECRET`, `DATABASE_URL` and `DATA_DIR` are read
-   * (`process.env`), at each start attempt.
+   * Where `DEV_CLERK_WEBHOOK_SECRET`, `PROD_CLERK_WEBHOOK_SECRET`, `DATABASE_URL`, `DATA_DIR` and the database's
+   * settings (`DATABASE_URL_UNPOOLED`, `DATABASE_POOL_MAX`: 3 here, `MIGRATE_ON_START`) are read (`process.env`), at
+   * each start attempt.
    */
   env?: Record<string, string | undefined>;
 }
@@ -138,7 +139,7 @@ async function instance(options: ClerkUserSyncRouteOptions, logger: Logger): Pro
 /** The options with the environment's settings filled in, or a ConfigError naming each missing one. */
 function resolve(options: ClerkUserSyncRouteOptions): ClerkUserSyncOptions {
   const env = routeEnvironment(options.env);
-  const problems: string[] = [];
+  const problems: string[] = [...env.problems];
   const secrets = options.secrets ?? env.secrets;
   problems.push(
     ...secretProblems(
@@ -166,17 +167,37 @@ function resolve(options: ClerkUserSyncRouteOptions): ClerkUserSyncOptions {
     dataDir = DEFAULT_DATA_DIR;
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return { ...options, secrets, database, dataDir };
+  return {
+    migrate: env.database.migrateOnStart,
+    migrationsDatabase: env.database.migrationsUrl,
+    pool: { max: env.database.poolMax },
+    ...options,
+    secrets,
+    database,
+    dataDir,
+  };
 }
 
 /** Two routes with the same settings share one instance; the hooks themselves (functions) are not in the key. */
 function keyOf(options: ClerkUserSyncOptions): string {
-  const { database, dataDir, secrets, migrate, bodyLimit, statementTimeout, writer } = options;
+  const {
+    database,
+    dataDir,
+    secrets,
+    migrate,
+    migrationsDatabase,
+    pool,
+    bodyLimit,
+    statementTimeout,
+    writer,
+  } = options;
   return JSON.stringify({
     database: typeof database === "object" ? identity(database) : database,
     dataDir,
     secrets,
     migrate,
+    migrationsDatabase,
+    pool,
     bodyLimit,
     statementTimeout,
     writer,

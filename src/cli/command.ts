@@ -1,6 +1,6 @@
 import { type Database, openDatabase } from "../db/database.js";
 import { claimEmbeddedDatabase } from "../db/embedded-lock.js";
-import { migrate } from "../db/migrate.js";
+import { migrateThrough } from "../db/migrate.js";
 import { type Env, loadDatabaseConfig } from "../service/config.js";
 import { checkDatabase } from "../service/preflight.js";
 
@@ -27,16 +27,16 @@ export async function withDatabase<T>(
   command: string,
   fn: (db: Database) => Promise<T>,
 ): Promise<T> {
-  const { databaseUrl, dataDir } = loadDatabaseConfig(env);
+  const { databaseUrl, dataDir, database } = loadDatabaseConfig(env);
   if (databaseUrl) {
     const unreachable = await checkDatabase(databaseUrl);
     if (unreachable) throw unreachable;
   }
   const release = databaseUrl ? () => {} : claimEmbeddedDatabase(dataDir, command);
   try {
-    const db = await openDatabase(databaseUrl, { dataDir });
+    const db = await openDatabase(databaseUrl, { dataDir, pool: { max: database.poolMax } });
     try {
-      await migrate(db);
+      await migrateThrough(db, database.migrationsUrl);
       return await fn(db);
     } finally {
       await db.close();

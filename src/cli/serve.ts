@@ -38,6 +38,9 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
   const sync = await createClerkUserSync({
     database: config.databaseUrl,
     dataDir: config.dataDir,
+    pool: { max: config.database.poolMax },
+    migrate: config.database.migrateOnStart,
+    migrationsDatabase: config.database.migrationsUrl,
     secrets: config.secrets,
     bodyLimit: config.bodyLimit,
     logger,

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { STORED } from "../store/shapes.js";
-import type { Database } from "./database.js";
+import { type Database, openDatabase } from "./database.js";
 import { MIGRATIONS } from "./migrations.generated.js";
 import { definitionOf, type Statement } from "./statements.js";
 
@@ -80,6 +80,25 @@ async function missing(
   )) as unknown as { rows: { proname: string }[] };
   const present = new Set(rows.map((r) => r.proname));
   return stored.filter((s) => !present.has(s.name));
+}
+
+/**
+ * {@link migrate} through `directUrl` when given, on a connection opened for it and closed after (for a pooler that
+ * refuses DDL: Prisma's `directUrl`), else through `db`.
+ *
+ * @example
+ * ```ts
+ * await migrateThrough(db, process.env.DATABASE_URL_UNPOOLED);
+ * ```
+ */
+export async function migrateThrough(db: Database, directUrl: string | undefined): Promise<void> {
+  if (directUrl === undefined) return await migrate(db);
+  const direct = await openDatabase(directUrl, { pool: { max: 1 } });
+  try {
+    await migrate(direct);
+  } finally {
+    await direct.close();
+  }
 }
 
 /** Whether every migration this package ships has been applied, and its stored statements created (readiness). */

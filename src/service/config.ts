@@ -40,15 +40,19 @@ export function usesDatabaseUrl(env: Env): boolean {
 
 /**
  * What a library entry that configures itself (`clerk-user-sync/next`) reads, at its first request: the webhook
- * secrets, DATABASE_URL and DATA_DIR as set (unchecked), and whether NODE_ENV is `production`.
+ * secrets, DATABASE_URL and DATA_DIR as set (unchecked), whether NODE_ENV is `production`, and the database's
+ * settings with their problems.
  */
 export function routeEnvironment(env: Env = process.env): {
   secrets: Record<Environment, string | undefined>;
   databaseUrl: string | undefined;
   dataDir: string | undefined;
   production: boolean;
+  database: DatabaseSettings;
+  problems: string[];
 } {
   const secrets = webhookSecrets(env);
+  const { settings, problems } = databaseSettings(env, ROUTE_POOL_MAX);
   return {
     secrets: {
       development: secrets.development?.trim() || undefined,
@@ -57,17 +61,75 @@ export function routeEnvironment(env: Env = process.env): {
     databaseUrl: env.DATABASE_URL?.trim() || undefined,
     dataDir: env.DATA_DIR?.trim() || undefined,
     production: env.NODE_ENV === "production",
+    database: settings,
+    problems,
   };
 }
+
+/** How the database is used, besides where it is (DATABASE_URL, DATA_DIR). */
+export interface DatabaseSettings {
+  /** DATABASE_URL_UNPOOLED: a direct URL to migrate through, for a pooler that refuses DDL. */
+  migrationsUrl: string | undefined;
+  /** DATABASE_POOL_MAX: connections this process opens at most. */
+  poolMax: number;
+  /** MIGRATE_ON_START: whether to apply pending migrations at start (else the deploy step runs `migrate`). */
+  migrateOnStart: boolean;
+}
+
+/** The Next.js route's pool: small, since a serverless platform runs many processes (docs/deploy.md). */
+const ROUTE_POOL_MAX = 3;
+
+/** The database's settings and their problems (values never echoed: a URL may hold a password). */
+export function databaseSettings(
+  env: Env,
+  poolMax: number,
+): { settings: DatabaseSettings; problems: string[] } {
+  const problems: string[] = [];
+  const unpooled = env.DATABASE_URL_UNPOOLED?.trim() || undefined;
+  if (unpooled !== undefined && postgresUrl(unpooled) === undefined)
+    problems.push("DATABASE_URL_UNPOOLED is invalid: expected a postgres:// or postgresql:// URL");
+  const max = env.DATABASE_POOL_MAX?.trim() || undefined;
+  const parsedMax = max === undefined ? poolMax : integer(max, 1, 1000);
+  if (parsedMax === undefined)
+    problems.push(
+      `DATABASE_POOL_MAX=${JSON.stringify(max)} is invalid: expected a number of connections (1-1000)`,
+    );
+  const migrate = env.MIGRATE_ON_START?.trim().toLowerCase() || undefined;
+  const migrateOnStart = migrate === undefined ? true : BOOLEANS[migrate];
+  if (migrateOnStart === undefined)
+    problems.push(`MIGRATE_ON_START=${JSON.stringify(migrate)} is invalid: expected true or false`);
+  return {
+    settings: {
+      migrationsUrl: unpooled,
+      poolMax: parsedMax ?? poolMax,
+      migrateOnStart: migrateOnStart ?? true,
+    },
+    problems,
+  };
+}
+
+const BOOLEANS: Record<string, boolean> = {
+  true: true,
+  false: false,
+  "1": true,
+  "0": false,
+  on: true,
+  off: false,
+};
 
 /** PORT as given, or the default; `trigger` builds its default URL with it (`serve` validates it in loadConfig). */
 export function portOf(env: Env): string | number {
   return env.PORT?.trim() || DEFAULT_PORT;
 }
 
+/** `serve`'s pool: a long-running service (docs/deploy.md). */
+const SERVICE_POOL_MAX = 10;
+
 /** The service's configuration, read from the environment. */
 export interface ServiceConfig {
   secrets: Secrets;
+  /** DATABASE_URL_UNPOOLED, DATABASE_POOL_MAX, MIGRATE_ON_START. */
+  database: DatabaseSettings;
   /** Unset: embedded PGlite under `dataDir`. */
   databaseUrl: string | undefined;
   dataDir: string;
@@ -160,10 +222,10 @@ export function checkConfig(
 }
 
 /** The database settings alone, for commands that need no webhook secret (`migrate`, `prune`, `status`). */
-export function loadDatabaseConfig(env: Env): Pick<ServiceConfig, "databaseUrl" | "dataDir"> {
+export function loadDatabaseConfig(env: Env): Pick<ServiceConfig, "databaseUrl" | "dataDir" | "database"> {
   const { config, problems } = parse(env, false, {});
   if (problems.length > 0) throw new ConfigError(problems);
-  return { databaseUrl: config.databaseUrl, dataDir: config.dataDir };
+  return { databaseUrl: config.databaseUrl, dataDir: config.dataDir, database: config.database };
 }
 
 function parse(
@@ -191,9 +253,12 @@ function parse(
   const secrets = webhookSecrets(env);
   if (webhooks) problems.push(...webhookSecretProblems(secrets));
   const databaseUrl = read("DATABASE_URL", undefined, postgresUrl, "a postgres:// or postgresql:// URL");
+  const database = databaseSettings(env, SERVICE_POOL_MAX);
+  problems.push(...database.problems);
   const config: ServiceConfig = {
     secrets,
     databaseUrl,
+    database: database.settings,
     dataDir: read("DATA_DIR", DEFAULT_DATA_DIR, (v) => v, "a directory"),
     port: read("PORT", DEFAULT_PORT, (v) => integer(v, 0, 65535), "a port number (0-65535)"),
     // A local run's console is open without a token: only this machine may reach it, unless HOST says otherwise.
