@@ -90,8 +90,34 @@ try {
         `PostgreSQL; load average before: ${load}`,
     );
   }
+  await onePerUser(db);
 } finally {
   await db.close();
   await fake.close();
   await sql(`drop database if exists ${name} with (force)`);
+}
+
+/**
+ * The baseline a team would write by hand: every user of the same pages upserted by its own statement, one after
+ * the other (no locks, no tombstones, no version guard), into a table shaped like `users`.
+ */
+async function onePerUser(db: Database): Promise<void> {
+  const users = fake.users.slice(0, Math.min(count, 20_000));
+  await db.query("create table baseline_users (like users including all)");
+  const started = performance.now();
+  for (const user of users) {
+    const u = user as { id: string; first_name?: string; last_name?: string; updated_at: number };
+    await db.query(
+      `insert into baseline_users (clerk_user_id, environment, first_name, last_name, raw_payload, clerk_updated_at)
+       values ($1, 'production', $2, $3, $4, to_timestamp($5 / 1000.0))
+       on conflict (clerk_user_id, environment) do update set first_name = excluded.first_name,
+         last_name = excluded.last_name, raw_payload = excluded.raw_payload, clerk_updated_at = excluded.clerk_updated_at`,
+      [u.id, u.first_name ?? null, u.last_name ?? null, JSON.stringify(user), u.updated_at],
+    );
+  }
+  const seconds = (performance.now() - started) / 1000;
+  console.log(
+    `one upsert per user (the hand-written baseline): ${users.length} users in ${seconds.toFixed(2)} s = ` +
+      `${Math.round(users.length / seconds)} users/s`,
+  );
 }

@@ -53,7 +53,7 @@ async function run(db: Database, way: "stored" | "plain", round: string): Promis
     else {
       const keys = [...new Set(b.flatMap((q) => q.keys))];
       const value = `[${b.map((q, o) => `{"o":${o},${q.row.slice(1)}`).join(",")}]`;
-      await lockedTransaction(db, keys, [{ statement: PLAIN, value }]);
+      await lockedTransaction(db, keys, [{ statement: PLAIN, values: [value] }]);
     }
   }
   return ((await serverCpu(db)) - before) / batches;

@@ -48,10 +48,10 @@ describe.each(await backends())("the pipeline on $name", (backend) => {
   it("runs the steps in order, each seeing the ones before it, and answers each one's rows as typed values", async () => {
     await db.query("truncate pipeline_test");
     const rows = await db.transaction([
-      { statement: WRITE, value: "[1, 2]" },
-      { statement: COUNT, value: "after two" },
-      { statement: WRITE, value: "[3]" },
-      { statement: COUNT_AGAIN, value: "after three" },
+      { statement: WRITE, values: ["[1, 2]"] },
+      { statement: COUNT, values: ["after two"] },
+      { statement: WRITE, values: ["[3]"] },
+      { statement: COUNT_AGAIN, values: ["after three"] },
     ]);
     expect(rows).toEqual([
       [
@@ -67,20 +67,20 @@ describe.each(await backends())("the pipeline on $name", (backend) => {
   it("is one transaction: a failing step fails the call, with PostgreSQL's code, and undoes the steps before it", async () => {
     await db.query("truncate pipeline_test");
     const failed = db.transaction([
-      { statement: WRITE, value: "[1, 2]" },
-      { statement: FAIL, value: "[]" },
-      { statement: WRITE, value: "[3]" },
+      { statement: WRITE, values: ["[1, 2]"] },
+      { statement: FAIL, values: ["[]"] },
+      { statement: WRITE, values: ["[3]"] },
     ]);
     await expect(failed).rejects.toMatchObject({ code: "22012" });
     expect(await db.query("select n from pipeline_test")).toEqual([]);
     // The connection that failed is not handed out inside its broken transaction.
-    expect(await db.transaction([{ statement: COUNT, value: "again" }])).toEqual([
+    expect(await db.transaction([{ statement: COUNT, values: ["again"] }])).toEqual([
       [{ n: 0, asked: "again" }],
     ]);
   });
 
   it("holds the advisory locks of lockedTransaction until its last step", async () => {
-    const rows = await lockedTransaction(db, ["a", "b", "a"], [{ statement: HELD, value: "[]" }]);
+    const rows = await lockedTransaction(db, ["a", "b", "a"], [{ statement: HELD, values: ["[]"] }]);
     expect(rows).toEqual([{ n: 2 }]);
     expect(await db.query("select count(*)::int as n from pg_locks where locktype = 'advisory'")).toEqual([
       { n: 0 },
@@ -91,17 +91,19 @@ describe.each(await backends())("the pipeline on $name", (backend) => {
     "cancels a step that outlives lockedTransaction's timeout (SQLSTATE 57014); one within it commits",
     async () => {
       await expect(
-        lockedTransaction(db, ["t"], [{ statement: SLEEP, value: "[2000]" }], { timeoutMs: 100 }),
+        lockedTransaction(db, ["t"], [{ statement: SLEEP, values: ["[2000]"] }], { timeoutMs: 100 }),
       ).rejects.toMatchObject({ code: "57014" });
       expect(
-        await lockedTransaction(db, ["t"], [{ statement: SLEEP, value: "[1]" }], { timeoutMs: 1000 }),
+        await lockedTransaction(db, ["t"], [{ statement: SLEEP, values: ["[1]"] }], { timeoutMs: 1000 }),
       ).toEqual([{ slept: "" }]);
     },
   );
 
   it("rolls everything back when asked (a backfill's dry run), answering the rows as if committed", async () => {
     await db.query("truncate pipeline_test");
-    const rows = await lockedTransaction(db, ["a"], [{ statement: WRITE, value: "[7]" }], { rollback: true });
+    const rows = await lockedTransaction(db, ["a"], [{ statement: WRITE, values: ["[7]"] }], {
+      rollback: true,
+    });
     expect(rows).toEqual([{ n: 7, note: "kept" }]);
     expect(await db.query("select n from pipeline_test")).toEqual([]);
   });
@@ -112,9 +114,11 @@ describe.each(await backends())("the pipeline on $name", (backend) => {
       // One connection, so that the checks below run on the one the transactions ran on.
       const single = await openDatabase(test.database, { pool: { max: 1 } });
       try {
-        await lockedTransaction(single, ["a", "b"], [{ statement: COUNT, value: "x" }], { timeoutMs: 1234 });
-        await lockedTransaction(single, ["c"], [{ statement: WRITE, value: "[1]" }], { rollback: true });
-        await single.transaction([{ statement: FAIL, value: "[]" }]).catch(() => {});
+        await lockedTransaction(single, ["a", "b"], [{ statement: COUNT, values: ["x"] }], {
+          timeoutMs: 1234,
+        });
+        await lockedTransaction(single, ["c"], [{ statement: WRITE, values: ["[1]"] }], { rollback: true });
+        await single.transaction([{ statement: FAIL, values: ["[]"] }]).catch(() => {});
         expect(
           await single.query(
             `select (select count(*)::int from pg_prepared_statements) as statements,

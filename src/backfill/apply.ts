@@ -98,11 +98,11 @@ async function applyListed(
     ROWS[resource](objects[o] as Record<string, unknown> & { id: string }, o, environment),
   );
   const keys = rows.flatMap((row) => lockKeys(SHAPES[resource], environment, row));
-  const value = `{"rows":${JSON.stringify(rows)},"page":${verbatim ? json : JSON.stringify(objects)}}`;
+  const values = [JSON.stringify(rows), verbatim ? json : JSON.stringify(objects)];
   const judged = (await lockedTransaction(
     db,
     [...new Set(keys)],
-    [{ statement: STATEMENTS[resource].listed, value }],
+    [{ statement: STATEMENTS[resource].listed, values }],
     {
       rollback: dryRun,
     },

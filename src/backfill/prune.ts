@@ -88,7 +88,7 @@ export async function pruneResource(
   const rows = await lockedTransaction(
     db,
     [...new Set(keys)],
-    [{ statement: STATEMENTS[RESOURCES[resource]].prune, value }],
+    [{ statement: STATEMENTS[RESOURCES[resource]].prune, values: [value] }],
     { rollback: dryRun },
   );
   const pruned = (rows as { pruned: number }[])[0]?.pruned;

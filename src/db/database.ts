@@ -176,9 +176,8 @@ async function pglite(db: PGlite, owned: boolean): Promise<Database> {
       // In this process, so a round trip per statement costs next to nothing.
       return await db.transaction(async (tx) => {
         const rows: Record<string, unknown>[][] = [];
-        for (const { statement, value } of steps) {
-          const params = value === undefined ? [] : [value];
-          const result = await tx.query<Record<string, unknown>>(sqlOf(statement), params, {
+        for (const { statement, values = [] } of steps) {
+          const result = await tx.query<Record<string, unknown>>(sqlOf(statement), [...values], {
             paramTypes: typeOids(statement),
           });
           rows.push(result.rows);

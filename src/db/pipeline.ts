@@ -61,9 +61,9 @@ class Pipeline implements pg.Submittable {
     // One write for every message, as node-postgres's own queries do.
     wire.stream.cork();
     try {
-      for (const { statement, value } of this.#steps) {
+      for (const { statement, values = [] } of this.#steps) {
         wire.parse({ name: "", text: sqlOf(statement), types: typeOids(statement) });
-        wire.bind({ statement: "", values: value === undefined ? [] : [value] });
+        wire.bind({ statement: "", values: [...values] });
         wire.describe({ type: "P" });
         wire.execute({});
       }

@@ -16,7 +16,7 @@ import { type Step, statement } from "./statements.js";
  *
  * @example
  * ```ts
- * const rows = await lockedTransaction(db, keys, [{ statement: APPLY, value: batchJson }], { timeoutMs: 5000 });
+ * const rows = await lockedTransaction(db, keys, [{ statement: APPLY, values: [batchJson] }], { timeoutMs: 5000 });
  * ```
  */
 export async function lockedTransaction(
@@ -27,8 +27,8 @@ export async function lockedTransaction(
 ): Promise<Record<string, unknown>[]> {
   // Local to the transaction (set_config's `true`); each statement after it starts its own timer.
   const timeout =
-    timeoutMs === undefined ? [] : [{ statement: TIMEOUT, value: String(Math.ceil(timeoutMs)) }];
-  const lock = { statement: LOCK, value: JSON.stringify(keys) };
+    timeoutMs === undefined ? [] : [{ statement: TIMEOUT, values: [String(Math.ceil(timeoutMs))] }];
+  const lock = { statement: LOCK, values: [JSON.stringify(keys)] };
   const results = await db.transaction([...timeout, lock, ...steps], { rollback });
   const rows = results.slice(timeout.length + 1);
   if (rows.length !== steps.length) throw new Error("lockedTransaction: unexpected result shape");

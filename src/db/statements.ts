@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 
-/** What SQL is made of here: statements with one parameter each (a JSON document, or a text). */
+/** What SQL is made of here: statements whose parameters are JSON documents or texts. */
 
 /**
  * A statement and the types of its parameters. Nothing of it outlives the transaction that runs it, so that a
@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
  * @example
  * ```ts
  * const COUNT = statement("count", "select jsonb_array_length($1) as n");
- * const [[row]] = await db.transaction([{ statement: COUNT, value: "[1, 2]" }]);
+ * const [[row]] = await db.transaction([{ statement: COUNT, values: ["[1, 2]"] }]);
  * ```
  */
 export interface Statement {
@@ -28,16 +28,16 @@ export interface Statement {
 }
 
 /**
- * A step of `Database.transaction`: a statement and the text of its one parameter (none when it takes none).
+ * A step of `Database.transaction`: a statement and the texts of its parameters (none when it takes none).
  *
  * @example
  * ```ts
- * const step: Step = { statement: COUNT, value: "[1, 2]" };
+ * const step: Step = { statement: COUNT, values: ["[1, 2]"] };
  * ```
  */
 export interface Step {
   readonly statement: Statement;
-  readonly value?: string;
+  readonly values?: readonly string[];
 }
 
 /**

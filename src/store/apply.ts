@@ -47,7 +47,7 @@ export async function applyBatch(
   const keys = [...new Set(batch.flatMap((q) => q.keys))];
   const steps = runs(batch).map(({ resource, rows }) => ({
     statement: STATEMENTS[resource].apply,
-    value: `[${rows.join(",")}]`,
+    values: [`[${rows.join(",")}]`],
   }));
   const outcomes = (await lockedTransaction(db, keys, steps, { timeoutMs })) as {
     o: number;
