@@ -3,9 +3,11 @@ import type { ConsoleAccess } from "../console/access.js";
 import { createRefusalLog } from "../console/refusals.js";
 import { claimEmbeddedDatabase } from "../db/embedded-lock.js";
 import { describe } from "../log.js";
+import { loadReconcileConfig } from "../reconcile/config.js";
+import { startConfiguredReconcile } from "../reconcile/scheduler.js";
 import { loadConfig } from "../service/config.js";
 import { withLocalSecret } from "../service/local-secret.js";
-import { createMetrics } from "../service/metrics.js";
+import { createMetrics, watchFreshness } from "../service/metrics.js";
 import { buildServer } from "../service/server.js";
 import { pruneDeliveries } from "../store/deliveries.js";
 import { createClerkUserSync } from "../sync.js";
@@ -18,6 +20,7 @@ import { ENVIRONMENTS, splitSecrets } from "../verify.js";
 export async function serve(processEnv: Record<string, string | undefined>): Promise<void> {
   const { env, localSecretFile } = withLocalSecret(processEnv);
   const config = loadConfig(env, { localRun: localSecretFile !== undefined });
+  const reconcileConfig = loadReconcileConfig(env);
   // Let go of on exit, however the process exits; a pid file left by SIGKILL names no live process.
   if (!config.databaseUrl) process.on("exit", claimEmbeddedDatabase(config.dataDir, "serve"));
   const output = logOutput();
@@ -45,6 +48,7 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
       },
     },
   });
+  watchFreshness(metrics.registry, sync.database);
   const instances = ENVIRONMENTS.filter((e) => splitSecrets(config.secrets[e]).length);
   const access: ConsoleAccess = config.consoleToken
     ? { mode: "token", token: config.consoleToken }
@@ -96,6 +100,7 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
   const pruneTimer =
     config.pruneIntervalMs > 0 ? setInterval(prune, config.pruneIntervalMs).unref() : undefined;
   if (pruneTimer) void prune();
+  const reconcile = reconcileConfig && startConfiguredReconcile(sync.database, reconcileConfig, logger);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -107,6 +112,7 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
       process.exit(1);
     }, config.shutdownTimeoutMs);
     clearInterval(pruneTimer);
+    reconcile?.stop();
     let code = 0;
     try {
       await app.close();

@@ -226,14 +226,16 @@ export const reconcileRuns = pgTable(
     startedAt: timestamp("started_at", { withTimezone: true }).notNull().defaultNow(),
     finishedAt: timestamp("finished_at", { withTimezone: true }),
     /** `running`, then `succeeded` or `failed` (a run whose process died stays `running`). */
-    outcome: text("outcome", { enum: ["running", "succeeded", "failed"] }).notNull().default("running"),
-    /** Users Clerk listed. */
+    outcome: text("outcome", { enum: ["running", "succeeded", "failed"] })
+      .notNull()
+      .default("running"),
+    /** Objects Clerk listed: users, organizations and memberships together. */
     listed: integer("listed"),
-    /** Users missing here and written (a delivery that never arrived). */
+    /** Rows missing here and written (a delivery that never arrived). */
     created: integer("created"),
-    /** Users stored with an older state and brought up to date. */
+    /** Rows stored with an older state and brought up to date. */
     updated: integer("updated"),
-    /** Users deleted here because Clerk no longer has them; null when the run did not prune. */
+    /** Rows deleted here because Clerk no longer has them; null when the run did not prune. */
     deleted: integer("deleted"),
     /** The catalogued code of a failed run. */
     errorCode: text("error_code"),
