@@ -166,6 +166,54 @@ describe.each(await backends())("the scheduled reconcile on $name", (backend) =>
     expect(logged.join("\n")).not.toMatch(/@example\.org|First|user_/);
   });
 
+  it.each([
+    [false, null],
+    [true, 1],
+  ])(
+    "prunes what Clerk no longer has only with RECONCILE_PRUNE (%s), within the backfill's share",
+    async (prune, deleted) => {
+      const users = fakeUsers(11);
+      fake.users.push(...users.slice(1));
+      // Written long enough ago for a prune (rows written during the listing are kept).
+      for (const user of users) await h.post(userEvent("user.created", user));
+      await h.sync.database.query("update users set created_at = now() - interval '1 hour'");
+      scheduler = startReconcile({
+        db: h.sync.database,
+        instances: [
+          { environment: "development", api: new ClerkApi({ secretKey: fake.secretKey, baseUrl: fake.url }) },
+        ],
+        intervalMs: 60_000,
+        prune,
+        logger,
+      });
+      await until(async () => (await runs()).length === 1);
+      expect(await runs()).toEqual([{ outcome: "succeeded", created: 0, updated: 0, deleted }]);
+      expect(await h.users()).toHaveLength(prune ? 10 : 11);
+      expect((await h.tombstones()).map((t) => t.clerk_user_id)).toEqual(prune ? [users[0]?.id] : []);
+    },
+  );
+
+  it("refuses to prune more than a tenth, records prune_refused, and deletes nothing", async () => {
+    const users = fakeUsers(5);
+    fake.users.push(...users.slice(2));
+    for (const user of users) await h.post(userEvent("user.created", user));
+    await h.sync.database.query("update users set created_at = now() - interval '1 hour'");
+    scheduler = startReconcile({
+      db: h.sync.database,
+      instances: [
+        { environment: "development", api: new ClerkApi({ secretKey: fake.secretKey, baseUrl: fake.url }) },
+      ],
+      intervalMs: 60_000,
+      prune: true,
+      logger,
+    });
+    await until(async () => (await runs()).length === 1);
+    const [run] = await h.sync.database.query("select outcome, error_code from reconcile_runs");
+    expect(run).toEqual({ outcome: "failed", error_code: "prune_refused" });
+    expect(await h.users()).toHaveLength(5);
+    expect(await h.tombstones()).toEqual([]);
+  });
+
   it("records a failed run with its code, and the metrics say the newest run failed", async () => {
     fake.fail("/v1/users/count", { status: 401 });
     scheduler = schedule(60_000);
