@@ -6,7 +6,7 @@ import {
   ensureUser,
 } from "../src/adapters/next.js";
 import { openDatabase } from "../src/db/database.js";
-import { readThroughFromEnv } from "../src/read-through/environment.js";
+import { readThroughFromEnv } from "../src/service/config.js";
 import { backends, type TestDatabase } from "./support/backends.js";
 import { fakeOrganization, fakeUser, startFakeClerk } from "./support/fake-clerk.js";
 import { userEvent } from "./support/fixtures.js";

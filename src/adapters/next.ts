@@ -2,10 +2,10 @@ import { type DatabaseOption, DEFAULT_DATA_DIR } from "../db/database.js";
 import type { OrganizationRow, UserRow } from "../db/schema.js";
 import { ConfigError, StorageUnavailableError } from "../errors.js";
 import { describe } from "../log.js";
-import { readThroughFromEnv } from "../read-through/environment.js";
+
 import type { EnsureOptions } from "../read-through/read-through.js";
 import { errorResponse, methodNotAllowed, type SyncResponse } from "../response.js";
-import { routeEnvironment, WEBHOOK_SECRET_VARIABLES } from "../service/config.js";
+import { readThroughFromEnv, routeEnvironment, WEBHOOK_SECRET_VARIABLES } from "../service/config.js";
 import {
   type ClerkUserSync,
   type ClerkUserSyncOptions,
@@ -86,7 +86,7 @@ export function clerkUserSyncRoute(options: ClerkUserSyncRouteOptions = {}): Cle
  * The signed-in user's row, there on the first request after sign-up: the stored row, or the user fetched from
  * Clerk's Backend API and stored like a webhook (see `ClerkUserSync.ensureUser`). It shares the route's instance
  * when given the same options (none: both read the environment). The key is `CLERK_SECRET_KEY`'s instance, or
- * `DEV_CLERK_SECRET_KEY` / `PROD_CLERK_SECRET_KEY` (see `readThroughFromEnv`). Throws a `SyncError` (`clerk_unavailable`,
+ * `DEV_CLERK_SECRET_KEY` / `PROD_CLERK_SECRET_KEY` (see `readThroughFromEnv` in src/service/config.ts). Throws a `SyncError` (`clerk_unavailable`,
  * `invalid_config`, `storage_unavailable`…) rather than answering.
  *
  * @example
@@ -219,7 +219,7 @@ function resolve(options: ClerkUserSyncRouteOptions): ClerkUserSyncOptions {
     dataDir = DEFAULT_DATA_DIR;
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  const clerk = options.clerk ?? readThroughFromEnv(options.env ?? process.env);
+  const clerk = options.clerk ?? readThroughFromEnv(options.env);
   return { ...options, secrets, database, dataDir, clerk };
 }
 

@@ -3,9 +3,9 @@ import type { ConsoleAccess } from "../console/access.js";
 import { createRefusalLog } from "../console/refusals.js";
 import { claimEmbeddedDatabase } from "../db/embedded-lock.js";
 import { describe } from "../log.js";
-import { loadReconcileConfig } from "../reconcile/config.js";
+
 import { startConfiguredReconcile } from "../reconcile/scheduler.js";
-import { loadConfig } from "../service/config.js";
+import { loadConfig, loadReconcileConfig } from "../service/config.js";
 import { withLocalSecret } from "../service/local-secret.js";
 import { createMetrics, watchFreshness } from "../service/metrics.js";
 import { buildServer } from "../service/server.js";

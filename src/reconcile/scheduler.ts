@@ -3,8 +3,8 @@ import { hostname } from "node:os";
 import { ClerkApi, RATE_LIMITS } from "../backfill/clerk-api.js";
 import type { Database } from "../db/database.js";
 import { describe, type Logger } from "../log.js";
+import type { ReconcileConfig } from "../service/config.js";
 import type { Environment } from "../verify.js";
-import type { ReconcileConfig } from "./config.js";
 import { extendLease, takeLease } from "./lease.js";
 import { type ReconcileResult, reconcileOnce } from "./run.js";
 
