@@ -37,6 +37,9 @@ export async function reconcileOnce(options: {
   api: ClerkApi;
   prune: boolean;
   logger: Logger;
+  /** Users per Backend API request (500) and pages written at once (1): a run in `serve` shares the process. */
+  pageSize?: number;
+  writeConcurrency?: number;
   now?: () => number;
 }): Promise<ReconcileResult> {
   const { db, environment, logger } = options;
@@ -56,6 +59,8 @@ export async function reconcileOnce(options: {
       environment,
       api: options.api,
       prune: options.prune,
+      pageSize: options.pageSize,
+      writeConcurrency: options.writeConcurrency ?? 1,
       onProgress: (p) => {
         last = p;
       },
