@@ -11,6 +11,8 @@ export type { MembershipRow, OrganizationRow, UserRow } from "./db/schema.js";
 export type { Delivery, MembershipFields, OrganizationFields, Resource, UserFields } from "./decode.js";
 export { decode, organizationFields, userFields } from "./decode.js";
 export * from "./errors.js";
+export type { FetchBounds } from "./read-through/fetch-object.js";
+export type { EnsureOptions, ReadThroughOptions } from "./read-through/read-through.js";
 export type { Outcome } from "./store/apply.js";
 export type {
   ListMembershipsOptions,

@@ -15,6 +15,12 @@ import {
 } from "./errors.js";
 import { assertLimits } from "./limits.js";
 import { consoleLogger, describe, type Logger } from "./log.js";
+import {
+  createReadThrough,
+  type EnsureOptions,
+  type ReadThroughOptions,
+  readThroughProblems,
+} from "./read-through/read-through.js";
 import { errorResponse, jsonResponse, type SyncResponse } from "./response.js";
 import { applyBatch, type Outcome, type Queued, queued } from "./store/apply.js";
 import { storageFailure } from "./store/failures.js";
@@ -134,6 +140,8 @@ export interface ClerkUserSyncOptions {
   writer?: Omit<WriterOptions, "onCommit">;
   /** Metrics hooks. */
   observer?: Observer;
+  /** The instances' secret keys and bounds for {@link ClerkUserSync.ensureUser}; without them it only reads. */
+  clerk?: ReadThroughOptions;
 }
 
 /** A request as the core sees it: the raw bytes, untouched, and the headers. */
@@ -153,6 +161,28 @@ export interface ClerkUserSync {
   getOrganization(key: { clerkOrgId: string; environment: Environment }): Promise<OrganizationRow | null>;
   listOrganizations(options: ListOrganizationsOptions): Promise<OrganizationPage>;
   listMemberships(options: ListMembershipsOptions): Promise<MembershipPage>;
+  /**
+   * The user's row, there when the app needs it: the stored row; when there is none and no tombstone, the user
+   * fetched from Clerk's Backend API (`options.clerk`) and stored through the same guarded statement as a webhook,
+   * then returned. Null when Clerk has no such user, or it was deleted (Clerk is not asked). Concurrent calls for
+   * one id make one request. Fails with `clerk_unavailable` (an outage or timeout, within `clerk.budgetMs`),
+   * `clerk_unauthorized`, or `invalid_config` when no instance can be chosen.
+   *
+   * @example
+   * ```ts
+   * const user = await sync.ensureUser("user_2abc"); // UserRow | null
+   * ```
+   */
+  ensureUser(clerkUserId: string, options?: EnsureOptions): Promise<UserRow | null>;
+  /**
+   * {@link ClerkUserSync.ensureUser} for an organization, by id (`org_…`, not a slug): `GET /v1/organizations/{id}`.
+   *
+   * @example
+   * ```ts
+   * const org = await sync.ensureOrganization(orgId);
+   * ```
+   */
+  ensureOrganization(clerkOrgId: string, options?: EnsureOptions): Promise<OrganizationRow | null>;
   /** Stops taking deliveries, waits for those in flight, closes what it opened. */
   close(): Promise<void>;
   /** The database seam, for the service's readiness check, CLI commands and tests. */
@@ -189,6 +219,7 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
   const statementTimeout = options.statementTimeout ?? DEFAULT_STATEMENT_TIMEOUT_MS;
   if (!Number.isSafeInteger(statementTimeout) || statementTimeout <= 0)
     problems.push("statementTimeout must be a positive integer (milliseconds)");
+  problems.push(...readThroughProblems(options.clerk));
   if (problems.length > 0) throw new ConfigError(problems);
 
   const logger = options.logger ?? consoleLogger;
@@ -213,6 +244,7 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
     },
     (entry) => entry.delivery.body?.length ?? 0,
   );
+  const readThrough = createReadThrough(database, options.clerk, logger);
   let closing = false;
   let active = 0;
   const idle: (() => void)[] = [];
@@ -338,6 +370,8 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
     getOrganization: (key) => getOrganization(database, key),
     listOrganizations: (listOptions) => listOrganizations(database, listOptions),
     listMemberships: (listOptions) => listMemberships(database, listOptions),
+    ensureUser: readThrough.ensureUser,
+    ensureOrganization: readThrough.ensureOrganization,
     async close() {
       closing = true;
       // Every handle() in flight finishes first: its commit, its onEvent hook, its answer.

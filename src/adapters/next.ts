@@ -1,8 +1,11 @@
 import { type DatabaseOption, DEFAULT_DATA_DIR } from "../db/database.js";
+import type { OrganizationRow, UserRow } from "../db/schema.js";
 import { ConfigError, StorageUnavailableError } from "../errors.js";
 import { describe } from "../log.js";
+
+import type { EnsureOptions } from "../read-through/read-through.js";
 import { errorResponse, methodNotAllowed, type SyncResponse } from "../response.js";
-import { routeEnvironment, WEBHOOK_SECRET_VARIABLES } from "../service/config.js";
+import { readThroughFromEnv, routeEnvironment, WEBHOOK_SECRET_VARIABLES } from "../service/config.js";
 import {
   type ClerkUserSync,
   type ClerkUserSyncOptions,
@@ -70,7 +73,7 @@ export function clerkUserSyncRoute(options: ClerkUserSyncRouteOptions = {}): Cle
   async function POST(request: Request): Promise<Response> {
     let handler: WebHandler;
     try {
-      handler = await instance(options, logger);
+      handler = (await instance(options, logger)).handler;
     } catch (error) {
       return toResponse(startFailure(error, logger));
     }
@@ -78,6 +81,53 @@ export function clerkUserSyncRoute(options: ClerkUserSyncRouteOptions = {}): Cle
   }
   const refuse: RouteHandler = async () => toResponse(methodNotAllowed());
   return { POST, GET: refuse, HEAD: refuse, PUT: refuse, PATCH: refuse, DELETE: refuse, OPTIONS: refuse };
+}
+
+/**
+ * The signed-in user's row, there on the first request after sign-up: the stored row, or the user fetched from
+ * Clerk's Backend API and stored like a webhook (see `ClerkUserSync.ensureUser`). It shares the route's instance
+ * when given the same options (none: both read the environment). The key is `CLERK_SECRET_KEY`'s instance, or
+ * `DEV_CLERK_SECRET_KEY` / `PROD_CLERK_SECRET_KEY` (see `readThroughFromEnv` in src/service/config.ts). Throws a `SyncError` (`clerk_unavailable`,
+ * `invalid_config`, `storage_unavailable`…) rather than answering.
+ *
+ * @example
+ * ```ts
+ * const { userId } = await auth(); // @clerk/nextjs/server
+ * const user = userId ? await ensureUser(userId) : null;
+ * ```
+ */
+export async function ensureUser(
+  clerkUserId: string,
+  options: ClerkUserSyncRouteOptions & EnsureOptions = {},
+): Promise<UserRow | null> {
+  const { environment, ...rest } = options;
+  return (await started(rest)).ensureUser(clerkUserId, { environment });
+}
+
+/**
+ * {@link ensureUser} for an organization, by id (`org_…`), e.g. `auth()`'s `orgId`.
+ *
+ * @example
+ * ```ts
+ * const { orgId } = await auth();
+ * const org = orgId ? await ensureOrganization(orgId) : null;
+ * ```
+ */
+export async function ensureOrganization(
+  clerkOrgId: string,
+  options: ClerkUserSyncRouteOptions & EnsureOptions = {},
+): Promise<OrganizationRow | null> {
+  const { environment, ...rest } = options;
+  return (await started(rest)).ensureOrganization(clerkOrgId, { environment });
+}
+
+async function started(options: ClerkUserSyncRouteOptions): Promise<ClerkUserSync> {
+  try {
+    return (await instance(options, options.logger ?? consoleLogger)).sync;
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new StorageUnavailableError({ cause: error });
+  }
 }
 
 /**
@@ -116,7 +166,10 @@ function registry(): Map<string, Entry> {
 
 const REGISTRY = Symbol.for("clerk-user-sync.next.instances");
 
-async function instance(options: ClerkUserSyncRouteOptions, logger: Logger): Promise<WebHandler> {
+async function instance(
+  options: ClerkUserSyncRouteOptions,
+  logger: Logger,
+): Promise<{ sync: ClerkUserSync; handler: WebHandler }> {
   const resolved = resolve(options);
   const key = keyOf(resolved);
   const hooks: Hooks = { onEvent: options.onEvent, logger, observer: options.observer, clock: options.clock };
@@ -133,7 +186,7 @@ async function instance(options: ClerkUserSyncRouteOptions, logger: Logger): Pro
       if (entries.get(key) === fresh) entries.delete(key);
     });
   }
-  return (await entry.started).handler;
+  return entry.started;
 }
 
 /** The options with the environment's settings filled in, or a ConfigError naming each missing one. */
@@ -167,6 +220,7 @@ function resolve(options: ClerkUserSyncRouteOptions): ClerkUserSyncOptions {
     dataDir = DEFAULT_DATA_DIR;
   }
   if (problems.length > 0) throw new ConfigError(problems);
+  const clerk = options.clerk ?? readThroughFromEnv(options.env);
   return {
     migrate: env.database.migrateOnStart,
     migrationsDatabase: env.database.migrationsUrl,
@@ -175,6 +229,7 @@ function resolve(options: ClerkUserSyncRouteOptions): ClerkUserSyncOptions {
     secrets,
     database,
     dataDir,
+    clerk,
   };
 }
 
@@ -191,6 +246,7 @@ function keyOf(options: ClerkUserSyncOptions): string {
     statementTimeout,
     writer,
   } = options;
+  // The read-through's keys and bounds count (JSON drops its injected functions).
   return JSON.stringify({
     database: typeof database === "object" ? identity(database) : database,
     dataDir,
@@ -201,6 +257,7 @@ function keyOf(options: ClerkUserSyncOptions): string {
     bodyLimit,
     statementTimeout,
     writer,
+    clerk: options.clerk,
     // The core asks for the user's row only when there is a hook to give it to.
     onEvent: options.onEvent !== undefined,
   });

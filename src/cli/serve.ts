@@ -4,10 +4,17 @@ import { createRefusalLog } from "../console/refusals.js";
 import { claimEmbeddedDatabase } from "../db/embedded-lock.js";
 import { ConfigError } from "../errors.js";
 import { describe } from "../log.js";
-import { checkConfig, type Env, isLoopback, type ServiceConfig } from "../service/config.js";
+import { startConfiguredReconcile } from "../reconcile/scheduler.js";
+import {
+  checkConfig,
+  type Env,
+  isLoopback,
+  loadReconcileConfig,
+  type ServiceConfig,
+} from "../service/config.js";
 import { controlToken, localUrl, publishControl } from "../service/local-control.js";
 import { withLocalSecret } from "../service/local-secret.js";
-import { createMetrics } from "../service/metrics.js";
+import { createMetrics, watchFreshness } from "../service/metrics.js";
 import { checkDatabase, checkPort, portProblem } from "../service/preflight.js";
 import { buildServer } from "../service/server.js";
 import { pruneDeliveries } from "../store/deliveries.js";
@@ -22,6 +29,7 @@ import { logFormatFor, logOutput } from "./log-output.js";
 export async function serve(processEnv: Record<string, string | undefined>): Promise<void> {
   const { env, localSecretFile } = withLocalSecret(processEnv);
   const config = await startupConfig(env, localSecretFile !== undefined);
+  const reconcileConfig = loadReconcileConfig(env);
   // Let go of on exit, however the process exits; a pid file left by SIGKILL names no live process.
   if (!config.databaseUrl) process.on("exit", claimEmbeddedDatabase(config.dataDir, "serve"));
   const output = await logOutput(logFormatFor(config.logFormat));
@@ -52,6 +60,7 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
       },
     },
   });
+  watchFreshness(metrics.registry, sync.database);
   const instances = ENVIRONMENTS.filter((e) => splitSecrets(config.secrets[e]).length);
   const access: ConsoleAccess = consoleAccess(config);
   const control = config.databaseUrl ? undefined : controlToken();
@@ -127,6 +136,7 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
   const pruneTimer =
     config.pruneIntervalMs > 0 ? setInterval(prune, config.pruneIntervalMs).unref() : undefined;
   if (pruneTimer) void prune();
+  const reconcile = reconcileConfig && startConfiguredReconcile(sync.database, reconcileConfig, logger);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -138,6 +148,7 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
       process.exit(1);
     }, config.shutdownTimeoutMs);
     clearInterval(pruneTimer);
+    reconcile?.stop();
     let code = 0;
     try {
       await app.close();

@@ -24,9 +24,11 @@ import {
   countRows,
   deliveryBuckets,
   InvalidCursorError,
+  instanceFreshness,
   listDeliveries,
   lookUpUser,
   OUTCOMES,
+  STALE_AFTER_MS,
 } from "./queries.js";
 import type { RefusalLog } from "./refusals.js";
 
@@ -44,6 +46,8 @@ export interface ConsoleOptions {
   exampleSecret?: string | undefined;
   clock?: () => Date;
   sessionTtlMs?: number;
+  /** How long an instance with users may go without a delivery before the console warns (6 h). */
+  staleAfterMs?: number;
 }
 
 /** Security headers of every console answer: nothing inline, nothing framed, nothing sniffed or referred. */
@@ -214,11 +218,14 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, opt
     api.get("/console/api/summary", async (request) => {
       const range =
         oneOf((request.query as { range?: string }).range, ["hour", "day"] as const, "range") ?? "hour";
-      const [rows, chart] = await Promise.all([
+      const staleAfterMs = options.staleAfterMs ?? STALE_AFTER_MS;
+      const [rows, chart, instances] = await Promise.all([
         countRows(sync.database),
         deliveryBuckets(sync.database, refusals, range, clock()),
+        instanceFreshness(sync.database, clock(), staleAfterMs),
       ]);
-      return { ...rows, chart: { range, ...chart }, lastErrors: refusals.lastByCode() };
+      const freshness = { staleAfterMs, instances };
+      return { ...rows, chart: { range, ...chart }, lastErrors: refusals.lastByCode(), freshness };
     });
 
     // A POST so that an email never sits in a URL (proxy logs, history); it reads only.

@@ -1,4 +1,5 @@
 import type { Database } from "../db/database.js";
+import { type Freshness, readFreshness } from "../freshness.js";
 import type { Environment } from "../verify.js";
 import type { RefusalLog } from "./refusals.js";
 
@@ -213,4 +214,31 @@ function iso(value: unknown): string | null {
   if (value === null || value === undefined) return null;
   const date = value instanceof Date ? value : new Date(String(value));
   return Number.isNaN(date.getTime()) ? null : date.toISOString();
+}
+
+/** How long an instance with users may go without a delivery before the console warns, by default: 6 hours. */
+export const STALE_AFTER_MS = 6 * 60 * 60_000;
+
+/** One instance's freshness as the console shows it: {@link Freshness}, and whether to warn. */
+export interface InstanceFreshness extends Freshness {
+  /** The instance has users and its newest delivery is older than the threshold, or there is none. */
+  stale: boolean;
+}
+
+/**
+ * Each instance's last delivery and last reconcile, read from the database, and whether the last delivery is older
+ * than `staleAfterMs` at `now` while the instance has users (a disabled endpoint looks exactly like this).
+ */
+export async function instanceFreshness(
+  db: Database,
+  now: Date,
+  staleAfterMs: number,
+): Promise<Record<Environment, InstanceFreshness>> {
+  const all = await readFreshness(db);
+  const judged = (f: Freshness): InstanceFreshness => ({
+    ...f,
+    stale:
+      f.users > 0 && (f.lastDelivery === null || now.getTime() - Date.parse(f.lastDelivery) > staleAfterMs),
+  });
+  return { development: judged(all.development), production: judged(all.production) };
 }

@@ -340,10 +340,10 @@ async function refreshSummary() {
   );
 }
 
-function renderCounts({ tables, counts }) {
+function renderCounts({ tables, counts, freshness }) {
   $("counts").replaceChildren(
     ...["development", "production"].map((environment) =>
-      el("div", { class: "card" },
+      el("div", { class: "card", "data-environment": environment },
         el("h3", {}, environment === "development" ? "Development" : "Production"),
         el("dl", {},
           ...tables.flatMap((table) => [
@@ -351,9 +351,43 @@ function renderCounts({ tables, counts }) {
             el("dd", {}, (counts[environment][table] ?? 0).toLocaleString()),
           ]),
         ),
+        ...(freshness ? renderFreshness(freshness.instances[environment], freshness.staleAfterMs) : []),
       ),
     ),
   );
+}
+
+// When the last delivery came, a warning past the threshold (a disabled endpoint looks like silence), and the last
+// reconcile with the drift it repaired.
+function renderFreshness(f, staleAfterMs) {
+  const last = f.lastDelivery
+    ? el("p", { class: "small freshness-delivery" }, "Last delivery ", ago(f.lastDelivery), " (", time(f.lastDelivery, { date: true }), ")")
+    : el("p", { class: "small muted freshness-delivery" }, "No delivery in the log.");
+  const nodes = [last];
+  if (f.stale) {
+    nodes.push(el("p", { class: "small freshness-warning", role: "alert" },
+      el("span", { class: "badge stale" }, "No delivery for over " + hours(staleAfterMs)),
+      " while this instance has users: check the endpoint in Clerk's dashboard (Svix disables it after five days of failures)."));
+  }
+  const r = f.lastReconcile;
+  nodes.push(r
+    ? el("p", { class: "small muted freshness-reconcile" }, "Last reconcile " + r.outcome + " ", ago(r.finishedAt),
+        r.outcome === "failed" ? " (" + r.errorCode + ")" : "",
+        ": repaired " + r.created + " created, " + r.updated + " updated" + (r.deleted === null ? "" : ", " + r.deleted + " deleted") + ".")
+    : el("p", { class: "small muted freshness-reconcile" }, "No reconcile yet (RECONCILE_INTERVAL)."));
+  return nodes;
+}
+
+function ago(iso) {
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (s < 90) return s + " s ago";
+  if (s < 90 * 60) return Math.round(s / 60) + " min ago";
+  if (s < 48 * 3600) return Math.round(s / 3600) + " h ago";
+  return Math.round(s / 86400) + " days ago";
+}
+
+function hours(ms) {
+  return ms % 3600000 === 0 ? ms / 3600000 + " h" : Math.round(ms / 60000) + " min";
 }
 
 function svg(tag, attrs = {}, ...children) {

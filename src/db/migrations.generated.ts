@@ -41,5 +41,17 @@ export const MIGRATIONS: readonly { tag: string; folderMillis: number; bps: bool
         "\nCREATE INDEX \"organization_memberships_user_idx\" ON \"organization_memberships\" USING btree (\"environment\",\"clerk_user_id\");",
         "\nCREATE INDEX \"organizations_slug_idx\" ON \"organizations\" USING btree (\"slug\");"
       ]
+    },
+    {
+      "tag": "0003_reconcile",
+      "folderMillis": 1796336279913,
+      "bps": true,
+      "hash": "ce960d0dcfcbfc154506fe8b361f7ed7b7d58507bedc0f79967ff1449f79b253",
+      "sql": [
+        "CREATE TABLE \"leases\" (\n\t\"name\" text PRIMARY KEY NOT NULL,\n\t\"holder\" text NOT NULL,\n\t\"expires_at\" timestamp with time zone NOT NULL\n);\n",
+        "\nCREATE TABLE \"reconcile_runs\" (\n\t\"id\" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,\n\t\"environment\" text NOT NULL,\n\t\"started_at\" timestamp with time zone DEFAULT now() NOT NULL,\n\t\"finished_at\" timestamp with time zone,\n\t\"outcome\" text DEFAULT 'running' NOT NULL,\n\t\"listed\" integer,\n\t\"created\" integer,\n\t\"updated\" integer,\n\t\"deleted\" integer,\n\t\"error_code\" text,\n\tCONSTRAINT \"reconcile_runs_environment_check\" CHECK (\"reconcile_runs\".\"environment\" in ('development', 'production'))\n);\n",
+        "\nCREATE INDEX \"reconcile_runs_environment_started_at_idx\" ON \"reconcile_runs\" USING btree (\"environment\",\"started_at\");",
+        "\nCREATE INDEX \"webhook_deliveries_environment_received_at_idx\" ON \"webhook_deliveries\" USING btree (\"environment\",\"received_at\");"
+      ]
     }
   ];

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { check, index, jsonb, pgTable, text, timestamp, unique, uuid } from "drizzle-orm/pg-core";
+import { check, index, integer, jsonb, pgTable, text, timestamp, unique, uuid } from "drizzle-orm/pg-core";
 
 /**
  * The application's users, one row per Clerk user and instance. Join it in your own Drizzle queries. Its pages
@@ -74,6 +74,8 @@ export const webhookDeliveries = pgTable(
   (t) => [
     unique("webhook_deliveries_environment_svix_id_key").on(t.environment, t.svixId),
     index("webhook_deliveries_received_at_idx").on(t.receivedAt),
+    // The freshness metrics and the console ask for each environment's newest delivery on every scrape.
+    index("webhook_deliveries_environment_received_at_idx").on(t.environment, t.receivedAt),
     check("webhook_deliveries_environment_check", sql`${t.environment} in ('development', 'production')`),
     check(
       "webhook_deliveries_outcome_check",
@@ -211,3 +213,45 @@ export type OrganizationRow = typeof organizations.$inferSelect;
 
 /** A row of {@link organizationMemberships}. */
 export type MembershipRow = typeof organizationMemberships.$inferSelect;
+
+/**
+ * One row per scheduled reconcile (`RECONCILE_INTERVAL`): when it ran, how it ended, and the drift it repaired.
+ * Counts only: no personal data. The freshness metrics and the console read the newest run of each environment.
+ */
+export const reconcileRuns = pgTable(
+  "reconcile_runs",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    environment: environment(),
+    startedAt: timestamp("started_at", { withTimezone: true }).notNull().defaultNow(),
+    finishedAt: timestamp("finished_at", { withTimezone: true }),
+    /** `running`, then `succeeded` or `failed` (a run whose process died stays `running`). */
+    outcome: text("outcome", { enum: ["running", "succeeded", "failed"] })
+      .notNull()
+      .default("running"),
+    /** Objects Clerk listed: users, organizations and memberships together. */
+    listed: integer("listed"),
+    /** Rows missing here and written (a delivery that never arrived). */
+    created: integer("created"),
+    /** Rows stored with an older state and brought up to date. */
+    updated: integer("updated"),
+    /** Rows deleted here because Clerk no longer has them; null when the run did not prune. */
+    deleted: integer("deleted"),
+    /** The catalogued code of a failed run. */
+    errorCode: text("error_code"),
+  },
+  (t) => [
+    index("reconcile_runs_environment_started_at_idx").on(t.environment, t.startedAt),
+    check("reconcile_runs_environment_check", sql`${t.environment} in ('development', 'production')`),
+  ],
+);
+
+/**
+ * Leases: which process holds a job that must run in one process at a time (the scheduled reconcile), until when.
+ * A row taken by a conditional update, never a session lock, so it holds behind a transaction pooler.
+ */
+export const leases = pgTable("leases", {
+  name: text("name").primaryKey(),
+  holder: text("holder").notNull(),
+  expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+});

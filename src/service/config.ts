@@ -5,6 +5,7 @@
 import { existsSync } from "node:fs";
 import { DEFAULT_DATA_DIR } from "../db/database.js";
 import { ConfigError } from "../errors.js";
+import type { ReadThroughOptions } from "../read-through/read-through.js";
 import { DEFAULT_BODY_LIMIT } from "../sync.js";
 import { ENVIRONMENTS, type Environment, type Secrets, secretProblems, splitSecrets } from "../verify.js";
 
@@ -441,4 +442,107 @@ function isHttpUrl(value: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The read-through settings of an app that configures itself from its environment (`clerk-user-sync/next`):
+ *
+ * - `DEV_CLERK_SECRET_KEY` and `PROD_CLERK_SECRET_KEY`, each instance's key, as `backfill` reads them;
+ * - `CLERK_SECRET_KEY`, the key Clerk's own SDK uses in this app: `auth()`'s user ids belong to its instance, so
+ *   that instance is the one asked (`sk_test_…` Development, `sk_live_…` Production), with this key when the
+ *   instance's own variable is unset;
+ * - `CLERK_API_URL`, where the Backend API is (`https://api.clerk.com`).
+ *
+ * Without `CLERK_SECRET_KEY`, the one instance with a key is asked; with both keys, each call must name one.
+ * Undefined when no key is set: `ensureUser` then only reads the table.
+ *
+ * @example
+ * ```ts
+ * const clerk = readThroughFromEnv(process.env); // { secretKeys: { production: "sk_live_…" }, environment: "production" }
+ * ```
+ */
+export function readThroughFromEnv(env: Env = process.env): ReadThroughOptions | undefined {
+  const value = (name: string) => env[name]?.trim() || undefined;
+  const secretKeys: Partial<Record<Environment, string>> = {};
+  const keyNames: Partial<Record<Environment, string>> = {};
+  for (const [environment, name] of [
+    ["development", "DEV_CLERK_SECRET_KEY"],
+    ["production", "PROD_CLERK_SECRET_KEY"],
+  ] as const) {
+    const key = value(name);
+    if (key)
+      Object.assign(secretKeys, { [environment]: key }) && Object.assign(keyNames, { [environment]: name });
+  }
+  const appKey = value("CLERK_SECRET_KEY");
+  const appEnvironment: Environment | undefined = appKey?.startsWith("sk_live_")
+    ? "production"
+    : appKey?.startsWith("sk_test_")
+      ? "development"
+      : undefined;
+  if (appKey && appEnvironment && !secretKeys[appEnvironment]) {
+    secretKeys[appEnvironment] = appKey;
+    keyNames[appEnvironment] = "CLERK_SECRET_KEY";
+  }
+  if (!secretKeys.development && !secretKeys.production) return undefined;
+  const apiUrl = value("CLERK_API_URL");
+  return {
+    secretKeys,
+    keyNames,
+    ...(appEnvironment ? { environment: appEnvironment } : {}),
+    ...(apiUrl ? { apiUrl } : {}),
+  };
+}
+
+/** What `serve` reads for its scheduled reconcile. */
+export interface ReconcileConfig {
+  intervalMs: number;
+  prune: boolean;
+  /** Each instance with a secret key: the one reconciled with it. */
+  instances: { environment: Environment; secretKey: string; keyName: string; apiUrl: string }[];
+}
+
+/**
+ * `RECONCILE_INTERVAL` (off unless set: a duration such as `6h`, at least `1s`), `RECONCILE_PRUNE` (`true` or
+ * `false`, default false) and the secret keys of the instances to reconcile (`DEV_CLERK_SECRET_KEY`,
+ * `PROD_CLERK_SECRET_KEY`, checked as `backfill` checks them). Undefined when the reconcile is off; a ConfigError
+ * listing every problem otherwise.
+ *
+ * @example
+ * ```ts
+ * const reconcile = loadReconcileConfig(process.env); // { intervalMs: 21600000, prune: false, instances: [...] }
+ * ```
+ */
+export function loadReconcileConfig(env: Env): ReconcileConfig | undefined {
+  const raw = env.RECONCILE_INTERVAL?.trim();
+  const pruneRaw = env.RECONCILE_PRUNE?.trim().toLowerCase() ?? "";
+  const problems: string[] = [];
+  const prune = ["1", "true", "yes"].includes(pruneRaw);
+  if (pruneRaw !== "" && !prune && !["0", "false", "no"].includes(pruneRaw))
+    problems.push(`RECONCILE_PRUNE=${JSON.stringify(pruneRaw)} is invalid: expected true or false`);
+  if (!raw || raw === "off") {
+    if (prune) problems.push("RECONCILE_PRUNE is set but RECONCILE_INTERVAL is not: nothing would prune");
+    if (problems.length > 0) throw new ConfigError(problems);
+    return undefined;
+  }
+  const intervalMs = duration(raw);
+  if (intervalMs === undefined || intervalMs < 1000)
+    problems.push(
+      `RECONCILE_INTERVAL=${JSON.stringify(raw)} is invalid: expected a duration of 1s or more, like "6h"`,
+    );
+  const instances: ReconcileConfig["instances"] = [];
+  for (const environment of ENVIRONMENTS) {
+    if (!env[SECRET_KEYS[environment].variable]?.trim()) continue;
+    try {
+      instances.push({ environment, ...loadBackfillConfig(env, environment) });
+    } catch (error) {
+      problems.push(...(error instanceof ConfigError ? error.problems : [String(error)]));
+    }
+  }
+  if (instances.length === 0 && problems.length === 0) {
+    problems.push(
+      "RECONCILE_INTERVAL is set but no secret key is: set DEV_CLERK_SECRET_KEY and/or PROD_CLERK_SECRET_KEY",
+    );
+  }
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
+  return { intervalMs: intervalMs as number, prune, instances };
 }

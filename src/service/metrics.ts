@@ -1,6 +1,9 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { Database } from "../db/database.js";
 import { EVENT_TYPES } from "../decode.js";
+import { type Freshness, readFreshness } from "../freshness.js";
 import type { Observer } from "../sync.js";
+import type { Environment } from "../verify.js";
 
 /** The service's Prometheus metrics and the {@link Observer} that feeds them. */
 export interface Metrics {
@@ -77,4 +80,80 @@ export function createMetrics(): Metrics {
       },
     },
   };
+}
+
+/**
+ * Adds the freshness gauges to `registry`, read from the database at each scrape (so that they survive restarts
+ * and agree across instances), per environment:
+ * `clerk_user_sync_last_delivery_timestamp_seconds` (the newest verified delivery; 0 when the log holds none),
+ * `clerk_user_sync_users`, `clerk_user_sync_last_reconcile_timestamp_seconds` (the newest successful reconcile's
+ * end; absent before one), `clerk_user_sync_last_reconcile_succeeded` (1 or 0, of the newest finished run) and
+ * `clerk_user_sync_reconcile_drift{kind}` (`created`, `updated`, `deleted`: what the newest finished run repaired).
+ * A scrape that cannot read the database leaves them out rather than failing `/metrics`.
+ *
+ * @example
+ * ```ts
+ * const metrics = createMetrics();
+ * watchFreshness(metrics.registry, sync.database);
+ * ```
+ */
+export function watchFreshness(registry: Registry, db: Database): void {
+  let read: { at: number; value: Promise<Record<Environment, Freshness> | null> } | undefined;
+  // Every gauge collects at once during a scrape: they share one read.
+  const fresh = () => {
+    if (!read || Date.now() - read.at > 1000)
+      read = { at: Date.now(), value: readFreshness(db).catch(() => null) };
+    return read.value;
+  };
+  const gauge = (
+    name: string,
+    help: string,
+    set: (g: Gauge<string>, environment: Environment, f: Freshness) => void,
+    labelNames: string[] = ["environment"],
+  ) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        const all = await fresh();
+        if (all) for (const [environment, f] of Object.entries(all)) set(this, environment as Environment, f);
+      },
+    });
+  const seconds = (iso: string) => Date.parse(iso) / 1000;
+  gauge(
+    "clerk_user_sync_last_delivery_timestamp_seconds",
+    "When the newest verified delivery of the instance was received (Unix seconds; 0: none in the delivery log).",
+    (g, environment, f) => g.set({ environment }, f.lastDelivery ? seconds(f.lastDelivery) : 0),
+  );
+  gauge("clerk_user_sync_users", "Users stored for the instance.", (g, environment, f) =>
+    g.set({ environment }, f.users),
+  );
+  gauge(
+    "clerk_user_sync_last_reconcile_timestamp_seconds",
+    "When the newest successful reconcile of the instance finished (Unix seconds).",
+    (g, environment, f) => {
+      if (f.lastSucceededReconcile) g.set({ environment }, seconds(f.lastSucceededReconcile));
+    },
+  );
+  gauge(
+    "clerk_user_sync_last_reconcile_succeeded",
+    "Whether the newest finished reconcile of the instance succeeded (1) or failed (0).",
+    (g, environment, f) => {
+      if (f.lastReconcile) g.set({ environment }, f.lastReconcile.outcome === "succeeded" ? 1 : 0);
+    },
+  );
+  gauge(
+    "clerk_user_sync_reconcile_drift",
+    "What the newest finished reconcile repaired: rows created (deliveries that never arrived), updated, deleted.",
+    (g, environment, f) => {
+      const run = f.lastReconcile;
+      if (!run) return;
+      for (const kind of ["created", "updated", "deleted"] as const)
+        g.set({ environment, kind }, run[kind] ?? 0);
+    },
+    ["environment", "kind"],
+  );
 }

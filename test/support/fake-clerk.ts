@@ -17,8 +17,8 @@ export interface Received {
 }
 
 /**
- * A local stand-in for Clerk's Backend API over real HTTP: `GET /v1/users` (limit, starting_after, order_by)
- * and `GET /v1/users/count`, bearer-key checked, with scriptable faults and a hook that runs before each page is
+ * A local stand-in for Clerk's Backend API over real HTTP: `GET /v1/users` (limit, starting_after, order_by),
+ * `GET /v1/users/count`, `GET /v1/users/{id}` and `GET /v1/organizations/{id}` (404 `resource_not_found`), bearer-key checked, with scriptable faults and a hook that runs before each page is
  * answered (to change things mid-listing).
  */
 export interface FakeClerk {
@@ -38,9 +38,21 @@ export interface FakeClerk {
   beforeOffsetPage?: (path: string, n: number) => Promise<void> | void;
   /** The next requests to `path` (any path with `*`) get these answers, in order. */
   fail(
-    path: "/v1/users" | "/v1/users/count" | "/v1/organizations" | "/v1/organization_memberships" | "*",
+    path:
+      | "/v1/users"
+      | "/v1/users/count"
+      | "/v1/organizations"
+      | "/v1/organization_memberships"
+      | `/v1/users/${string}`
+      | `/v1/organizations/${string}`
+      | "*",
     ...faults: Fault[]
   ): void;
+  /**
+   * Runs before `GET /v1/users/{id}` or `GET /v1/organizations/{id}` is answered (the object as it is once this
+   * resolves); to hold an answer while something else happens.
+   */
+  beforeObject?: (path: string) => Promise<void> | void;
   /** Runs before the n-th `GET /v1/users` (1-based) is answered; the answer reflects what it changed. */
   beforePage?: (n: number) => Promise<void> | void;
   /** Serialises every page of this size once, so that serving costs nothing (benchmarks). */
@@ -95,6 +107,14 @@ export async function startFakeClerk({
     if (!authorized) return send(res, 401, clerkError("authentication_invalid", "Unauthorized request"));
     if (url.pathname === "/v1/users/count") {
       return send(res, 200, JSON.stringify({ object: "total_count", total_count: fake.users.length }));
+    }
+    const one = /^\/v1\/(users|organizations)\/([^/]+)$/.exec(url.pathname);
+    if (one && url.pathname !== "/v1/users/count") {
+      await fake.beforeObject?.(url.pathname);
+      const id = decodeURIComponent(one[2] as string);
+      const found = (one[1] === "users" ? fake.users : fake.organizations).find((o) => o.id === id);
+      if (!found) return send(res, 404, clerkError("resource_not_found", "Resource not found"));
+      return send(res, 200, JSON.stringify(found));
     }
     const listing = {
       "/v1/organizations": fake.organizations,
