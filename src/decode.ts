@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { storable } from "./clean.js";
 import { InvalidPayloadError } from "./errors.js";
 import type { Environment, VerifiedDelivery } from "./verify.js";
@@ -113,6 +114,34 @@ export type Delivery =
 /** Which table a delivery writes; null for an ignored one. */
 export function resourceOf(delivery: Delivery): Resource | null {
   return delivery.kind === "ignore" ? null : (delivery.resource ?? "user");
+}
+
+/**
+ * A verified body as text. JSON between systems is UTF-8 (RFC 8259, section 8.1), and bytes that are not UTF-8
+ * would be decoded with U+FFFD in their place: the ids stored would then not be the ones signed. So such a body,
+ * or a string that has no UTF-8 encoding (an unpaired surrogate), is refused with {@link InvalidPayloadError}.
+ *
+ * @example
+ * ```ts
+ * bodyText(Buffer.from([0x7b, 0xff, 0x7d])) // throws InvalidPayloadError("the body is not UTF-8 …")
+ * ```
+ */
+export function bodyText(body: string | Uint8Array): string {
+  if (typeof body === "string") {
+    if (LONE_SURROGATE.test(body)) throw notUtf8();
+    return body;
+  }
+  if (!isUtf8(body)) throw notUtf8();
+  // Decoded in place: `Buffer.from(buffer)` would copy the bytes first.
+  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  return bytes.toString("utf8");
+}
+
+/** In a `u` pattern a surrogate pair is one code point, so this matches only a surrogate without its pair. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+function notUtf8(): InvalidPayloadError {
+  return new InvalidPayloadError("the body is not UTF-8: JSON between systems must be (RFC 8259)");
 }
 
 /**

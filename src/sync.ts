@@ -2,7 +2,7 @@ import { assertDepth } from "./clean.js";
 import { type Database, type DatabaseOption, openDatabase } from "./db/database.js";
 import { migrate as applyMigrations } from "./db/migrate.js";
 import type { MembershipRow, OrganizationRow, UserRow } from "./db/schema.js";
-import { type Delivery, decode } from "./decode.js";
+import { bodyText, type Delivery, decode } from "./decode.js";
 import {
   ConfigError,
   type ErrorCode,
@@ -224,7 +224,7 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
       const verified = verify(request.body, headerReader(request.headers));
       svixId = verified.svixId;
       labels = { environment: verified.environment, type: "unknown" };
-      const body = textOf(request.body);
+      const body = bodyText(request.body);
       assertDepth(body);
       const delivery = decode({ environment: verified.environment, svixId: verified.svixId, body });
       assertLimits(delivery);
@@ -357,13 +357,6 @@ function safely(fn: () => void): void {
   try {
     fn();
   } catch {}
-}
-
-/** The body as text, without copying a Buffer first (`Buffer.from(buffer)` would). */
-function textOf(body: SyncRequest["body"]): string {
-  if (typeof body === "string") return body;
-  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  return bytes.toString("utf8");
 }
 
 function headerReader(headers: SyncRequest["headers"]): (name: string) => string | undefined {
