@@ -206,10 +206,12 @@ async function start(
   hooks: () => Hooks,
 ): Promise<{ sync: ClerkUserSync; handler: WebHandler }> {
   // The hooks are looked up at each call, so that after an edit in `next dev` the route's newest ones run.
-  const observer: Observer = {
+  // `Required`: a hook added to Observer does not compile until it is forwarded here too.
+  const observer: Required<Observer> = {
     delivery: (...args) => hooks().observer?.delivery?.(...args),
     signatureFailure: (...args) => hooks().observer?.signatureFailure?.(...args),
     write: (...args) => hooks().observer?.write?.(...args),
+    refusal: (...args) => hooks().observer?.refusal?.(...args),
   };
   const logger: Logger = {
     debug: (...args) => hooks().logger?.debug(...args),
