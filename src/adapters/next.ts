@@ -1,7 +1,7 @@
 import { type DatabaseOption, DEFAULT_DATA_DIR } from "../db/database.js";
 import { ConfigError, StorageUnavailableError } from "../errors.js";
-import { describe } from "../log.js";
-import { errorResponse, methodNotAllowed, type SyncResponse } from "../response.js";
+import { consoleLogger, describe } from "../log.js";
+import { errorResponse, methodNotAllowed, type SyncResponse, webResponse } from "../response.js";
 import { routeEnvironment, WEBHOOK_SECRET_VARIABLES } from "../service/config.js";
 import {
   type ClerkUserSync,
@@ -71,11 +71,11 @@ export function clerkUserSyncRoute(options: ClerkUserSyncRouteOptions = {}): Cle
     try {
       handler = await instance(options, logger);
     } catch (error) {
-      return toResponse(startFailure(error, logger));
+      return webResponse(startFailure(error, logger));
     }
     return handler(request);
   }
-  const refuse: RouteHandler = async () => toResponse(methodNotAllowed());
+  const refuse: RouteHandler = async () => webResponse(methodNotAllowed());
   return { POST, GET: refuse, HEAD: refuse, PUT: refuse, PATCH: refuse, DELETE: refuse, OPTIONS: refuse };
 }
 
@@ -236,26 +236,9 @@ function startFailure(error: unknown, logger: Logger): SyncResponse {
       { code: error.code, problems: error.problems },
       "not configured: the webhook answers 500 until this is fixed",
     );
-    return {
-      status: 500,
-      headers: { "content-type": "application/json; charset=utf-8" },
-      body: JSON.stringify({
-        code: error.code,
-        message: "the webhook is not configured; the server's log says what is missing",
-      }),
-    };
+    // The problems name settings, for the operator's log; the sender only learns that there are some.
+    return errorResponse(error, "the webhook is not configured; the server's log says what is missing");
   }
   logger.error({ error: describe(error) }, "could not start: database error; the next request tries again");
   return errorResponse(new StorageUnavailableError({ cause: error }));
 }
-
-function toResponse({ status, headers, body }: SyncResponse): Response {
-  return new Response(body, { status, headers });
-}
-
-const consoleLogger: Logger = {
-  debug() {},
-  info() {},
-  warn: (obj, msg) => console.warn(`[clerk-user-sync] ${msg ?? ""}`, JSON.stringify(obj)),
-  error: (obj, msg) => console.error(`[clerk-user-sync] ${msg ?? ""}`, JSON.stringify(obj)),
-};
