@@ -2,6 +2,7 @@ import type { Database } from "../db/database.js";
 import { lockedTransaction } from "../db/sql.js";
 import { literal } from "../db/statements.js";
 import { millis, organizationFields, storable } from "../decode.js";
+import { ConfigError } from "../errors.js";
 import { membershipLockKey, organizationLockKey, userLockKey } from "../store/locks.js";
 import { ENVIRONMENTS, type Environment } from "../verify.js";
 import type { UserResult } from "./apply-users.js";
@@ -103,7 +104,7 @@ async function judged(
 ): Promise<UserResult[]> {
   // Interpolated below: only ever one of two known words.
   if (!ENVIRONMENTS.includes(environment))
-    throw new TypeError(`backfill: unknown environment ${environment}`);
+    throw new ConfigError([`backfill: unknown environment ${environment}`]);
   if (rows.length === 0) return [];
   const statement = sql.replace(/\$(ENV|ROWS)/g, (_, name: string) =>
     name === "ENV" ? `'${environment}'` : literal(rows),

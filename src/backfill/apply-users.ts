@@ -2,6 +2,7 @@ import type { Database } from "../db/database.js";
 import { lockedTransaction } from "../db/sql.js";
 import { literal, quoted } from "../db/statements.js";
 import { millis, storable, storableAsIs, userFields } from "../decode.js";
+import { ConfigError } from "../errors.js";
 import { userLockKey } from "../store/locks.js";
 import { ENVIRONMENTS, type Environment } from "../verify.js";
 import type { ClerkUser } from "./clerk-api.js";
@@ -47,7 +48,7 @@ export async function applyUsers(
   const users = verbatim ? listed : (storable(listed) as ClerkUser[]);
   // Interpolated below: only ever one of two known words.
   if (!ENVIRONMENTS.includes(environment))
-    throw new TypeError(`applyUsers: unknown environment ${environment}`);
+    throw new ConfigError([`applyUsers: unknown environment ${environment}`]);
   if (users.length === 0) return [];
   // One statement cannot upsert a row twice; the API never repeats a user in a page, but keep the newest if it did.
   const newest = new Map<string, number>();

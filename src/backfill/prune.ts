@@ -1,6 +1,7 @@
 import type { Database } from "../db/database.js";
 import { lockedTransaction } from "../db/sql.js";
 import { literal } from "../db/statements.js";
+import { ConfigError } from "../errors.js";
 import { membershipLockKey, organizationLockKey, userLockKey } from "../store/locks.js";
 import { ENVIRONMENTS, type Environment } from "../verify.js";
 
@@ -72,7 +73,7 @@ export async function pruneResource(
   { dryRun = false }: { dryRun?: boolean } = {},
 ): Promise<number> {
   if (!ENVIRONMENTS.includes(environment))
-    throw new TypeError(`pruneResource: unknown environment ${environment}`);
+    throw new ConfigError([`pruneResource: unknown environment ${environment}`]);
   if (ids.length === 0) return 0;
   let keys: string[];
   if (resource === "users") {
