@@ -161,8 +161,8 @@ export function decode({ environment, svixId, body }: VerifiedDelivery): Deliver
   }
   const { type, data } = envelope;
   const eventTime = millis(envelope.timestamp);
-  // Each shape is written out, with no `{ ...common, more }`: on Node.js 20 spreading an object and adding
-  // properties to the copy took about 3 µs here, a third of this function (bench, 2026-11-29).
+  // Each shape is written out, with no `{ ...common, more }`: spreading an object and adding properties to the
+  // copy is slow on some Node.js versions, a large share of this function (docs/performance.md).
   if (!EVENT_TYPES.includes(type)) {
     return { environment, svixId, type, eventTime, kind: "ignore", clerkUserId: null };
   }

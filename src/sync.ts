@@ -232,7 +232,7 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
       let outcome: Outcome;
       try {
         // Prepared now, while a transaction may be in flight, so that its row waits in the queue ready to go. The
-        // text goes with it (see Applicable), assigned rather than spread: a spread copy costs µs on Node.js 20.
+        // text goes with it (see Applicable), assigned rather than spread: a spread copy is slow on some Node.js versions.
         outcome = await writer.write(prepare(Object.assign(delivery, { body })));
       } catch (error) {
         const failure = storageFailure(error);

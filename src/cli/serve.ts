@@ -128,8 +128,8 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
 
 /**
  * Standard output for the log, written 4 KB at a time and at least once a second: pino's default, an asynchronous
- * write whenever the previous one is done, took about 7% of the service's CPU under load (`compare.sh`); a second
- * is the longest a line of a quiet service waits. What is left goes out when the process exits: by a signal it
+ * write whenever the previous one is done, costs a noticeable share of the service's CPU under load
+ * (docs/performance.md); a second is the longest a line of a quiet service waits. What is left goes out when the process exits: by a signal it
  * handles, `process.exit` or an uncaught error, not by SIGKILL or a signal it does not handle. `flush`, not
  * `flushSync`: sonic-boom's `flushSync` retries a closed pipe (EPIPE) forever, where `flush` reports it to pino,
  * which stops writing.
