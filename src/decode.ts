@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { storable } from "./clean.js";
 import { InvalidPayloadError } from "./errors.js";
 import type { Environment, VerifiedDelivery } from "./verify.js";
@@ -116,6 +117,34 @@ export function resourceOf(delivery: Delivery): Resource | null {
 }
 
 /**
+ * A verified body as text. JSON between systems is UTF-8 (RFC 8259, section 8.1), and bytes that are not UTF-8
+ * would be decoded with U+FFFD in their place: the ids stored would then not be the ones signed. So such a body,
+ * or a string that has no UTF-8 encoding (an unpaired surrogate), is refused with {@link InvalidPayloadError}.
+ *
+ * @example
+ * ```ts
+ * bodyText(Buffer.from([0x7b, 0xff, 0x7d])) // throws InvalidPayloadError("the body is not UTF-8 …")
+ * ```
+ */
+export function bodyText(body: string | Uint8Array): string {
+  if (typeof body === "string") {
+    if (LONE_SURROGATE.test(body)) throw notUtf8();
+    return body;
+  }
+  if (!isUtf8(body)) throw notUtf8();
+  // Decoded in place: `Buffer.from(buffer)` would copy the bytes first.
+  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  return bytes.toString("utf8");
+}
+
+/** In a `u` pattern a surrogate pair is one code point, so this matches only a surrogate without its pair. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+function notUtf8(): InvalidPayloadError {
+  return new InvalidPayloadError("the body is not UTF-8: JSON between systems must be (RFC 8259)");
+}
+
+/**
  * Turns a verified body into a {@link Delivery}. Throws {@link InvalidPayloadError} for a body that is not a JSON
  * object with a string `type`, or a user event without `data.id`.
  */
@@ -132,8 +161,8 @@ export function decode({ environment, svixId, body }: VerifiedDelivery): Deliver
   }
   const { type, data } = envelope;
   const eventTime = millis(envelope.timestamp);
-  // Each shape is written out, with no `{ ...common, more }`: on Node.js 20 spreading an object and adding
-  // properties to the copy took about 3 µs here, a third of this function (bench, 2026-11-29).
+  // Each shape is written out, with no `{ ...common, more }`: spreading an object and adding properties to the
+  // copy is slow on some Node.js versions, a large share of this function (docs/performance.md).
   if (!EVENT_TYPES.includes(type)) {
     return { environment, svixId, type, eventTime, kind: "ignore", clerkUserId: null };
   }

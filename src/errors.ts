@@ -31,6 +31,7 @@ export const CATALOGUE = {
   headers_too_large: { status: 431 },
   not_ready: { status: 503 },
   // The CLI.
+  // EX_CONFIG of sysexits(3), and 2 for a command line misused, as shells and most tools do.
   invalid_config: { exit: 78 },
   invalid_arguments: { exit: 2 },
   clerk_unauthorized: { exit: 1 },
@@ -38,21 +39,29 @@ export const CATALOGUE = {
   clerk_request_failed: { exit: 1 },
   clerk_bad_response: { exit: 1 },
   clerk_api_inconsistent: { exit: 1 },
-  // Reported in one line; the backfill goes on with the other resources.
-  clerk_organizations_disabled: { exit: 0 },
   prune_refused: { exit: 1 },
   // Start-up and database commands: what the environment points at cannot be used.
   database_unreachable: { exit: 69 },
   port_in_use: { exit: 69 },
+  command_failed: { exit: 1 },
 } as const satisfies Record<string, { status: number } | { exit: number }>;
 
 /** Every stable error code. */
 export type ErrorCode = keyof typeof CATALOGUE;
 
-/** The codes an HTTP route answers with. */
-export type HttpErrorCode = {
-  [C in ErrorCode]: (typeof CATALOGUE)[C] extends { status: number } ? C : never;
-}[ErrorCode];
+/**
+ * The exit code a CLI command ends with for a failure of this code: its own, or `command_failed`'s for a code the
+ * service answers over HTTP (the command failed all the same).
+ *
+ * @example
+ * ```ts
+ * exitCode("invalid_config") // 78 (EX_CONFIG)
+ * ```
+ */
+export function exitCode(code: ErrorCode): number {
+  const entry = CATALOGUE[code];
+  return "exit" in entry ? entry.exit : CATALOGUE.command_failed.exit;
+}
 
 /** The base of every failure: a stable, machine-readable `code`, part of the contract. */
 export abstract class SyncError extends Error {
@@ -210,4 +219,12 @@ export class DatabaseUnreachableError extends SyncError {
 /** Another process already listens on HOST:PORT; the message says to set PORT. */
 export class PortInUseError extends SyncError {
   readonly code = "port_in_use";
+}
+
+/**
+ * A CLI command failed for a reason outside the catalogue (the database's error, say); the message says which,
+ * without quoting stored data.
+ */
+export class CommandFailedError extends SyncError {
+  readonly code = "command_failed";
 }

@@ -34,6 +34,19 @@ export function jsonResponse(status: number, body: object): SyncResponse {
   return { status, headers: { "content-type": JSON_TYPE }, body: JSON.stringify(body) };
 }
 
+/**
+ * An answer as a Fetch-API `Response`, for the handlers that speak `Request → Response` (the Web and Next.js
+ * adapters).
+ *
+ * @example
+ * ```ts
+ * return webResponse(methodNotAllowed()); // 405 with Allow: POST
+ * ```
+ */
+export function webResponse({ status, headers, body }: SyncResponse): Response {
+  return new Response(body, { status, headers });
+}
+
 /** The HTTP status of a code; a code with no HTTP status (a CLI exit) is a failure of ours: 500. */
 export function httpStatus(code: ErrorCode): number {
   const entry = CATALOGUE[code] as { status?: number };
@@ -43,16 +56,20 @@ export function httpStatus(code: ErrorCode): number {
 /**
  * The `{ code, message }` answer to any error: a {@link SyncError} as it is; a framework's or Node's error by its
  * status or code (413, 408, 431, any other 4xx or parser error: 400); anything else as 500 `internal_error`, its cause kept
- * server-side.
+ * server-side. `message`, when given, is what the client reads instead of the error's own (written for an operator's
+ * log, a `ConfigError`'s list of settings, say).
  *
  * @example
  * ```ts
  * errorResponse(new NotFoundError("no route for GET /x")) // { status: 404, code: "not_found", … }
  * ```
  */
-export function errorResponse(error: unknown): FailureResponse {
+export function errorResponse(error: unknown, message?: string): FailureResponse {
   const failure = toSyncError(error);
-  const response = jsonResponse(httpStatus(failure.code), { code: failure.code, message: failure.message });
+  const response = jsonResponse(httpStatus(failure.code), {
+    code: failure.code,
+    message: message ?? failure.message,
+  });
   return failure instanceof MethodNotAllowedError
     ? { ...response, headers: { ...response.headers, allow: "POST" }, code: failure.code }
     : { ...response, code: failure.code };

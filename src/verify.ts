@@ -84,12 +84,10 @@ export type Verifier = (body: Uint8Array | string, header: HeaderReader) => Veri
  * Why our own code rather than svix's `Webhook`: through its public API, svix reads the wall clock with no hook for
  * another, hashes with a pure-JavaScript SHA-256, hashes a Buffer only after decoding it to text (invalid UTF-8 is
  * replaced before hashing, so two different bodies can share a signature) and throws an error with two stack traces
- * for every secret that does not match: about 40 µs for a 2 KB Development delivery and 80-140 µs for a Production
- * one (bench/verify.ts, 2 shared cores, 2026-11-29), against 3.3 and 6.2 µs here (4.9 and 8.6 on the same machine
- * before the keys were imported once and signatures compared as text). Replacing pieces of its private
- * `inner` object, as this module once did (4.7 and 10.8 µs), breaks silently on a release. The scheme is short: this
- * is all of it, checked against the published vectors and against svix's public `sign`/`verify` by a property test
- * (test/verify.test.ts, test/verify.property.test.ts).
+ * for every secret that does not match: several times the cost of this module per delivery (bench/verify.ts;
+ * docs/performance.md has the figures). Replacing pieces of its private `inner` object instead would break silently
+ * on a release. The scheme is short: this is all of it, checked against the published vectors and against svix's
+ * public `sign`/`verify` by a property test (test/verify.test.ts, test/verify.property.test.ts).
  */
 
 /**

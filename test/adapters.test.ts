@@ -12,7 +12,7 @@ import { type SyncEvent, WEBHOOK_PATH } from "../src/index.js";
 import { backends } from "./support/backends.js";
 import { clerkEvent, userEvent } from "./support/fixtures.js";
 import { type Harness, openHarness } from "./support/harness.js";
-import { STRANGER_SECRET, signedDelivery } from "./support/sign.js";
+import { STRANGER_SECRET, signedDelivery, signedNonUtf8 } from "./support/sign.js";
 
 interface Answer {
   status: number;
@@ -228,6 +228,20 @@ describe.each(await backends())("adapters on $name", (backend) => {
       expect({ name, ...(await send[name]?.(make())) }).toEqual({ name, ...expected });
     }
     expect(await h.users()).toEqual([]);
+  });
+
+  it("refuses a validly signed body that is not UTF-8 with 422 invalid_payload from the service and every adapter", async () => {
+    for (const name of ["service", ...WORKING]) {
+      const { body, headers } = signedNonUtf8(userEvent("user.created", { id: "user_\u00ffbad" }));
+      const answer = await send[name]?.({ body, headers });
+      expect({ name, ...answer }).toEqual({
+        name,
+        status: 422,
+        body: { code: "invalid_payload", message: expect.stringMatching(/UTF-8/) },
+      });
+    }
+    expect(await h.users()).toEqual([]);
+    expect(await h.deliveries()).toEqual([]);
   });
 
   it("answers another method on the webhook path 405 method_not_allowed, from the service and the adapters", async () => {

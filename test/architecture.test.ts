@@ -86,4 +86,20 @@ describe("the module graph of src/", () => {
         expect(target, core).not.toMatch(/^(adapters|service|cli)\//);
     }
   });
+
+  // One of each: a second copy of these is how next.ts once dropped an observer hook.
+  it.each([
+    { what: "reads a Node stream's body", pattern: /\.on\("data"/, only: "body.ts" },
+    { what: "builds a Fetch Response", pattern: /new Response\(/, only: "response.ts" },
+    {
+      what: "writes the default logger's console lines",
+      pattern: /console\.(warn|error)\(`\[clerk-user-sync\]/,
+      only: "log.ts",
+    },
+    { what: "builds an error body", pattern: /JSON\.stringify\(\{\s*code\b/, only: undefined },
+  ])("has one module that $what", ({ pattern, only }) => {
+    const files = readdirSync(SRC, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"));
+    const found = files.filter((file) => pattern.test(readFileSync(join(SRC, file), "utf8")));
+    expect(found).toEqual(only === undefined ? [] : [only]);
+  });
 });

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { type BackfillOptions, backfill } from "../src/backfill/backfill.js";
 import { ClerkApi, type ClerkApiOptions } from "../src/backfill/clerk-api.js";
-import { ClerkApiError, IncompleteListingError, PruneRefusedError } from "../src/backfill/errors.js";
+import { ClerkApiError, PruneRefusedError } from "../src/backfill/errors.js";
 import { formatSummary } from "../src/backfill/progress.js";
 import { openDatabase } from "../src/db/database.js";
 import { backends } from "./support/backends.js";
@@ -284,7 +284,10 @@ describe.each(await backends())("backfill from Clerk's Backend API on $name", (b
     fake.users.splice(0, 3);
     const error = await run({ prune: true }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PruneRefusedError);
-    expect(error).toMatchObject({ code: "prune_refused", candidates: 3, local: 20 });
+    expect(error).toMatchObject({
+      code: "prune_refused",
+      refusal: { reason: "too_many", candidates: 3, local: 20 },
+    });
     expect((error as Error).message).toMatch(/refusing to prune 3 of 20 local development users.*--force/);
     expect(await h.users()).toHaveLength(20);
     expect(await h.tombstones()).toEqual([]);
@@ -451,12 +454,10 @@ describe.each(await backends())("backfill from Clerk's Backend API on $name", (b
       if (path === "/v1/organizations" && ++page === 2) fake.organizations.splice(0, 1);
     };
     const refused = await run({ prune: true, pageSize: 2 }).catch((e: unknown) => e);
-    expect(refused).toBeInstanceOf(IncompleteListingError);
+    expect(refused).toBeInstanceOf(PruneRefusedError);
     expect(refused).toMatchObject({
       code: "prune_refused",
-      resource: "organizations",
-      totalAtStart: 5,
-      totalAtEnd: 4,
+      refusal: { reason: "incomplete_listing", resource: "organizations", totalAtStart: 5, totalAtEnd: 4 },
     });
     expect(await orgIds()).toEqual(organizations.map((o) => o.id));
     expect(await h.rows("organization_tombstones")).toEqual([]);

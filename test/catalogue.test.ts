@@ -1,8 +1,9 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ClerkApiError, IncompleteListingError, PruneRefusedError } from "../src/backfill/errors.js";
+import { ClerkApiError, PruneRefusedError } from "../src/backfill/errors.js";
 import * as errors from "../src/errors.js";
-import { CATALOGUE, type ErrorCode, SyncError } from "../src/errors.js";
+import { CATALOGUE, type ErrorCode, exitCode, SyncError } from "../src/errors.js";
 import { errorResponse, httpStatus } from "../src/response.js";
 
 /** The rows of the one table of codes in the README's "The HTTP contract" section: code → its status column. */
@@ -49,15 +50,67 @@ describe("the error catalogue", () => {
     new errors.UsageError("m"),
     new errors.DatabaseUnreachableError("m"),
     new errors.PortInUseError("m"),
+    new errors.CommandFailedError("m"),
     new ClerkApiError("clerk_unauthorized", "m", 401),
     new ClerkApiError("clerk_unavailable", "m"),
     new ClerkApiError("clerk_request_failed", "m", 404),
     new ClerkApiError("clerk_bad_response", "m"),
     new ClerkApiError("clerk_api_inconsistent", "m"),
-    new ClerkApiError("clerk_organizations_disabled", "m", 403),
-    new PruneRefusedError("production", 5, 6, 0.5),
-    new IncompleteListingError("memberships", 9, 10, 9),
+    new PruneRefusedError({
+      reason: "too_many",
+      environment: "production",
+      resource: "users",
+      candidates: 5,
+      local: 6,
+      maxShare: 0.5,
+    }),
+    new PruneRefusedError({
+      reason: "incomplete_listing",
+      resource: "memberships",
+      seen: 9,
+      totalAtStart: 10,
+      totalAtEnd: 9,
+    }),
   ];
+
+  it("gives each code one class: callers tell failures apart by code alone", () => {
+    const classes = new Map<ErrorCode, Set<unknown>>();
+    for (const failure of instances) {
+      classes.set(failure.code, (classes.get(failure.code) ?? new Set()).add(failure.constructor));
+    }
+    const shared = [...classes].filter(([, set]) => set.size > 1).map(([code]) => code);
+    expect(shared).toEqual([]);
+  });
+
+  it("holds failures only: an outcome that is not one (exit 0) lives outside it", () => {
+    const zero = Object.entries(CATALOGUE as Record<string, { exit?: number }>).filter(
+      ([, e]) => e.exit === 0,
+    );
+    expect(zero).toEqual([]);
+  });
+
+  it("gives the CLI every exit code: each code's own, command_failed's for an HTTP code", () => {
+    for (const [code, entry] of Object.entries(CATALOGUE) as [ErrorCode, { exit?: number }][]) {
+      expect(exitCode(code), code).toBe(entry.exit ?? CATALOGUE.command_failed.exit);
+    }
+    expect([
+      exitCode("invalid_config"),
+      exitCode("invalid_arguments"),
+      exitCode("storage_unavailable"),
+    ]).toEqual([78, 2, 1]);
+  });
+
+  it("is where every CLI exit code comes from: no command returns a number of its own but 0", () => {
+    const cli = new URL("../src/cli/", import.meta.url).pathname;
+    // serve.ts exits from its signal handlers, outside a command's result.
+    const files = readdirSync(cli).filter((f) => f.endsWith(".ts") && f !== "serve.ts");
+    const hardCoded = files.flatMap((file) =>
+      [...readFileSync(join(cli, file), "utf8").matchAll(/(return|\?|:)\s+[1-9]\d*\s*;|exit\([1-9]/g)].map(
+        (m) => `${file}: ${m[0]}`,
+      ),
+    );
+    expect(hardCoded).toEqual([]);
+  });
 
   it("has a subclass of SyncError for every code", () => {
     const exported = Object.values(errors).filter(

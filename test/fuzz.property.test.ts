@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { randomUUID } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import fc from "fast-check";
@@ -14,7 +15,8 @@ import { SECRETS, STRANGER_SECRET, signature } from "./support/sign.js";
  * Mutated deliveries at the HTTP level (#14, 8): bodies (bytes, truncation, escapes, nesting, lengths, any JSON),
  * headers (signature lists, timestamps, missing headers, content types) and, over a real socket, framing. Whatever
  * comes in, the contract holds: no 5xx, every error body `{ code, message }` with a catalogued code, every 2xx a
- * status, a row written only for a validly signed delivery answered 2xx, and the server healthy afterwards.
+ * status, a row written only for a validly signed delivery answered 2xx, never a 2xx for a body that is not UTF-8,
+ * and the server healthy afterwards.
  */
 
 const SEED = 20261129;
@@ -198,9 +200,11 @@ describe.each((await backends()).slice(0, 1))("fuzzed deliveries on $name", (bac
     );
 
   /** The contract's invariants for one answer; `before` is the delivery-log count before the request. */
-  async function check(status: number, text: string, validlySigned: boolean, before: number) {
+  async function check(status: number, text: string, validlySigned: boolean, before: number, sent: Buffer) {
     expect(status, text).toBeLessThan(500);
     const body = JSON.parse(text) as Record<string, unknown>;
+    // Decoded leniently, bytes that are not UTF-8 would be stored as U+FFFD: not what was signed.
+    if (validlySigned && !isUtf8(sent)) expect(status, text).toBeGreaterThanOrEqual(400);
     if (status < 300) {
       expect(OUTCOMES).toContain(body.status);
       expect(validlySigned, text).toBe(true);
@@ -218,7 +222,7 @@ describe.each((await backends()).slice(0, 1))("fuzzed deliveries on $name", (bac
         const { headers, body, validlySigned } = build(b, hm);
         const before = await deliveryCount();
         const res = await h.app.inject({ method: "POST", url: WEBHOOK_PATH, headers, payload: body });
-        await check(res.statusCode, res.body, validlySigned, before);
+        await check(res.statusCode, res.body, validlySigned, before, body);
       }),
       { seed: SEED, numRuns: 2000 },
     );
@@ -235,7 +239,7 @@ describe.each((await backends()).slice(0, 1))("fuzzed deliveries on $name", (bac
         const answer = await rawExchange(port, [
           Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1"), body]),
         ]);
-        await check(answer.status, answer.body, validlySigned, before);
+        await check(answer.status, answer.body, validlySigned, before, body);
       }),
       { seed: SEED, numRuns: 2000 },
     );
@@ -288,7 +292,7 @@ describe.each((await backends()).slice(0, 1))("fuzzed deliveries on $name", (bac
         // complete request Node would take it as the client hanging up, and answer nothing.
         const answer = await rawExchange(port, [bytes], { half: frame === "length+" });
         const exact = ["as-is", "lf-only", "trailing-junk"].includes(frame);
-        await check(answer.status, answer.body, validlySigned && exact, before);
+        await check(answer.status, answer.body, validlySigned && exact, before, body);
       }),
       { seed: SEED + 1, numRuns: 200 },
     );

@@ -5,7 +5,7 @@ import { backends } from "./support/backends.js";
 import { userEvent } from "./support/fixtures.js";
 import { type Harness, openHarness } from "./support/harness.js";
 import { rawExchange } from "./support/raw-http.js";
-import { signedDelivery } from "./support/sign.js";
+import { signedDelivery, signedNonUtf8 } from "./support/sign.js";
 
 /** The service's webhook POST, served from node:http (src/service/webhook-route.ts), over raw sockets. */
 describe.each(await backends())("the service's webhook route on $name", (backend) => {
@@ -57,6 +57,27 @@ describe.each(await backends())("the service's webhook route on $name", (backend
     expect(answer.headers["transfer-encoding"]).toBeUndefined();
     expect(answer.closed).toBe(c.closed);
     expect((await h.users()).map((u) => u.clerk_user_id)).toEqual([c.id]);
+  });
+
+  it("refuses a validly signed body that is not UTF-8 with 422 invalid_payload, and writes nothing", async () => {
+    const from = h.logs.length;
+    // Decoded leniently, the id would be stored as "user_\uFFFDbad", which is not what was signed.
+    const { body, headers } = signedNonUtf8(userEvent("user.created", { id: "user_\u00ffbad" }));
+    const head = [`POST ${WEBHOOK_PATH} HTTP/1.1`, "Host: localhost", `Content-Length: ${body.length}`];
+    for (const [name, value] of Object.entries(headers)) head.push(`${name}: ${value}`);
+    const answer = await rawExchange(port, [
+      Buffer.concat([Buffer.from(`${head.join("\r\n")}\r\n\r\n`), body]),
+    ]);
+    expect(answer.status).toBe(422);
+    expect(JSON.parse(answer.body)).toEqual({
+      code: "invalid_payload",
+      message: expect.stringMatching(/UTF-8/),
+    });
+    expect(answer.closed).toBe(false);
+    expect(await h.users()).toEqual([]);
+    expect(await h.deliveries()).toEqual([]);
+    const refused = h.logs.slice(from).filter((line) => line.includes('"code":'));
+    expect(refused).toEqual([expect.stringContaining('"code":"invalid_payload"')]);
   });
 
   it("refuses a Content-Length over the limit with 413 before reading the body, and closes the connection", async () => {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { BadRequestError, RawBodyUnavailableError } from "../errors.js";
+import { declaredOver, readNodeBody } from "../body.js";
+import { BadRequestError, RawBodyUnavailableError, SyncError } from "../errors.js";
 import { errorResponse, methodNotAllowed, payloadTooLarge } from "../response.js";
 import { type ClerkUserSync, type SyncResponse, WEBHOOK_PATH } from "../sync.js";
 
@@ -101,37 +102,14 @@ function rawParsedBody(req: ParsedRequest): Uint8Array | undefined {
   return req.body instanceof Uint8Array ? req.body : undefined;
 }
 
-function readStream(req: IncomingMessage, limit: number): Promise<Uint8Array> {
-  const declared = Number(req.headers["content-length"]);
+async function readStream(req: IncomingMessage, limit: number): Promise<Uint8Array> {
   // Refused before reading: Node discards the unread body once the response is sent.
-  if (declared > limit) return Promise.reject(payloadTooLarge());
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const stop = () => {
-      req.off("data", onData).off("end", onEnd).off("error", onError);
-    };
-    const onData = (chunk: Buffer | string) => {
-      const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
-      size += bytes.length;
-      if (size > limit) {
-        stop();
-        req.resume(); // drain the rest so the connection stays usable
-        reject(payloadTooLarge());
-        return;
-      }
-      chunks.push(bytes);
-    };
-    const onEnd = () => {
-      stop();
-      resolve(Buffer.concat(chunks, size));
-    };
-    const onError = () => {
-      stop();
-      reject(new BadRequestError("the request could not be read"));
-    };
-    req.on("data", onData).on("end", onEnd).on("error", onError);
-  });
+  if (declaredOver(req.headers["content-length"], limit)) throw payloadTooLarge();
+  try {
+    return await readNodeBody(req, limit);
+  } catch (error) {
+    throw error instanceof SyncError ? error : new BadRequestError("the request could not be read");
+  }
 }
 
 function send(res: ServerResponse, response: SyncResponse): void {

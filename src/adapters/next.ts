@@ -1,10 +1,9 @@
 import { type DatabaseOption, DEFAULT_DATA_DIR } from "../db/database.js";
 import type { OrganizationRow, UserRow } from "../db/schema.js";
 import { ConfigError, StorageUnavailableError } from "../errors.js";
-import { describe } from "../log.js";
-
+import { consoleLogger, describe } from "../log.js";
 import type { EnsureOptions } from "../read-through/read-through.js";
-import { errorResponse, methodNotAllowed, type SyncResponse } from "../response.js";
+import { errorResponse, methodNotAllowed, type SyncResponse, webResponse } from "../response.js";
 import { readThroughFromEnv, routeEnvironment, WEBHOOK_SECRET_VARIABLES } from "../service/config.js";
 import {
   type ClerkUserSync,
@@ -75,11 +74,11 @@ export function clerkUserSyncRoute(options: ClerkUserSyncRouteOptions = {}): Cle
     try {
       handler = (await instance(options, logger)).handler;
     } catch (error) {
-      return toResponse(startFailure(error, logger));
+      return webResponse(startFailure(error, logger));
     }
     return handler(request);
   }
-  const refuse: RouteHandler = async () => toResponse(methodNotAllowed());
+  const refuse: RouteHandler = async () => webResponse(methodNotAllowed());
   return { POST, GET: refuse, HEAD: refuse, PUT: refuse, PATCH: refuse, DELETE: refuse, OPTIONS: refuse };
 }
 
@@ -284,10 +283,12 @@ async function start(
   hooks: () => Hooks,
 ): Promise<{ sync: ClerkUserSync; handler: WebHandler }> {
   // The hooks are looked up at each call, so that after an edit in `next dev` the route's newest ones run.
-  const observer: Observer = {
+  // `Required`: a hook added to Observer does not compile until it is forwarded here too.
+  const observer: Required<Observer> = {
     delivery: (...args) => hooks().observer?.delivery?.(...args),
     signatureFailure: (...args) => hooks().observer?.signatureFailure?.(...args),
     write: (...args) => hooks().observer?.write?.(...args),
+    refusal: (...args) => hooks().observer?.refusal?.(...args),
   };
   const logger: Logger = {
     debug: (...args) => hooks().logger?.debug(...args),
@@ -312,26 +313,9 @@ function startFailure(error: unknown, logger: Logger): SyncResponse {
       { code: error.code, problems: error.problems },
       "not configured: the webhook answers 500 until this is fixed",
     );
-    return {
-      status: 500,
-      headers: { "content-type": "application/json; charset=utf-8" },
-      body: JSON.stringify({
-        code: error.code,
-        message: "the webhook is not configured; the server's log says what is missing",
-      }),
-    };
+    // The problems name settings, for the operator's log; the sender only learns that there are some.
+    return errorResponse(error, "the webhook is not configured; the server's log says what is missing");
   }
   logger.error({ error: describe(error) }, "could not start: database error; the next request tries again");
   return errorResponse(new StorageUnavailableError({ cause: error }));
 }
-
-function toResponse({ status, headers, body }: SyncResponse): Response {
-  return new Response(body, { status, headers });
-}
-
-const consoleLogger: Logger = {
-  debug() {},
-  info() {},
-  warn: (obj, msg) => console.warn(`[clerk-user-sync] ${msg ?? ""}`, JSON.stringify(obj)),
-  error: (obj, msg) => console.error(`[clerk-user-sync] ${msg ?? ""}`, JSON.stringify(obj)),
-};

@@ -1,6 +1,7 @@
+import { BodyCollector, declaredOver } from "../body.js";
 import { BadRequestError, NotFoundError, RawBodyUnavailableError, SyncError } from "../errors.js";
-import { errorResponse, methodNotAllowed, payloadTooLarge } from "../response.js";
-import type { ClerkUserSync, SyncResponse } from "../sync.js";
+import { errorResponse, methodNotAllowed, payloadTooLarge, webResponse } from "../response.js";
+import type { ClerkUserSync } from "../sync.js";
 
 /** Options of {@link toWebHandler}. */
 export interface WebHandlerOptions {
@@ -36,25 +37,25 @@ export function toWebHandler(sync: ClerkUserSync, options: WebHandlerOptions = {
     if (path !== undefined) {
       const requested = new URL(request.url).pathname;
       if (requested !== path) {
-        return toResponse(errorResponse(new NotFoundError(`no route for ${request.method} ${requested}`)));
+        return webResponse(errorResponse(new NotFoundError(`no route for ${request.method} ${requested}`)));
       }
     }
     if (request.method !== "POST") {
-      return toResponse(methodNotAllowed());
+      return webResponse(methodNotAllowed());
     }
     let body: Uint8Array;
     try {
       body = await readBody(request, sync.bodyLimit);
     } catch (error) {
-      return toResponse(sync.refuse(error));
+      return webResponse(sync.refuse(error));
     }
-    return toResponse(await sync.handle({ body, headers: request.headers }));
+    return webResponse(await sync.handle({ body, headers: request.headers }));
   };
 }
 
 /** The body's bytes, refused as soon as they exceed `limit`, so a huge upload is never held in memory. */
 async function readBody(request: Request, limit: number): Promise<Uint8Array> {
-  if (Number(request.headers.get("content-length")) > limit) throw payloadTooLarge();
+  if (declaredOver(request.headers.get("content-length"), limit)) throw payloadTooLarge();
   if (request.bodyUsed) {
     throw new RawBodyUnavailableError(
       "the request body was read before clerk-user-sync could: pass it the untouched Request",
@@ -62,29 +63,16 @@ async function readBody(request: Request, limit: number): Promise<Uint8Array> {
   }
   if (request.body === null) return new Uint8Array(0);
   const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
+  const body = new BodyCollector(limit);
   try {
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-      size += chunk.value.byteLength;
-      if (size > limit) {
+      if (!body.add(chunk.value)) {
         await reader.cancel().catch(() => {});
         throw payloadTooLarge();
       }
-      chunks.push(chunk.value);
     }
   } catch (error) {
     throw error instanceof SyncError ? error : new BadRequestError("the request could not be read");
   }
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
-}
-
-function toResponse({ status, headers, body }: SyncResponse): Response {
-  return new Response(body, { status, headers });
+  return body.bytes();
 }

@@ -1,8 +1,9 @@
 import type { Database } from "../db/database.js";
+import { ConfigError } from "../errors.js";
 import type { Environment } from "../verify.js";
 import { applyMemberships, applyOrganizations, applyUsers, type ListedResult } from "./apply.js";
 import { type ClerkApi, MAX_PAGE_SIZE, type OffsetPage } from "./clerk-api.js";
-import { ClerkApiError, IncompleteListingError, PruneRefusedError } from "./errors.js";
+import { OrganizationsDisabled, PruneRefusedError } from "./errors.js";
 import { type PrunableResource, planResourcePrune, pruneResource } from "./prune.js";
 
 /** What a backfill can load. */
@@ -25,7 +26,7 @@ export interface BackfillOptions {
    * After a complete listing, delete (and tombstone) the local users, organizations and memberships Clerk no
    * longer has. Organizations and memberships are listed by offset, which skips rows deleted during the walk: they
    * are pruned only when the listing is provably complete (the same `total_count` at start and end, every row
-   * seen), otherwise the prune is refused (`prune_refused`, {@link IncompleteListingError}).
+   * seen), otherwise the prune is refused (`prune_refused`, {@link PruneRefusedError}).
    */
   prune?: boolean;
   /** Prune even more than `maxPruneShare` of the environment's local users. */
@@ -99,7 +100,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillProgre
   const now = options.now ?? Date.now;
   const pageSize = options.pageSize ?? MAX_PAGE_SIZE;
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
-    throw new RangeError(`backfill: pageSize must be an integer from 1 to ${MAX_PAGE_SIZE}`);
+    throw new ConfigError([`backfill: pageSize must be an integer from 1 to ${MAX_PAGE_SIZE}`]);
   }
   const concurrency = Math.max(1, Math.min(options.writeConcurrency ?? 2, db.concurrency));
   const started = now();
@@ -196,7 +197,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillProgre
         report();
       }
     } catch (error) {
-      if (!(error instanceof ClerkApiError && error.code === "clerk_organizations_disabled")) throw error;
+      if (!(error instanceof OrganizationsDisabled)) throw error;
       state.state = "disabled";
       report();
       continue;
@@ -216,7 +217,14 @@ export async function backfill(options: BackfillOptions): Promise<BackfillProgre
       const local = plan.local + (dryRun ? progress.created : 0);
       if (!options.force && plan.candidates.length > local * maxShare) {
         report();
-        throw new PruneRefusedError(environment, plan.candidates.length, local, maxShare);
+        throw new PruneRefusedError({
+          reason: "too_many",
+          environment,
+          resource: "users",
+          candidates: plan.candidates.length,
+          local,
+          maxShare,
+        });
       }
       progress.pruned = await pruneResource(db, "users", environment, plan.candidates, listingStartedAt, {
         dryRun,
@@ -228,13 +236,26 @@ export async function backfill(options: BackfillOptions): Promise<BackfillProgre
       progress.resource = name;
       if (!state.complete) {
         report();
-        throw new IncompleteListingError(name, listings[name].size, state.total, totalsAtEnd[name]);
+        throw new PruneRefusedError({
+          reason: "incomplete_listing",
+          resource: name,
+          seen: listings[name].size,
+          totalAtStart: state.total,
+          totalAtEnd: totalsAtEnd[name],
+        });
       }
       const plan = await planResourcePrune(db, name, environment, listings[name], listingStartedAt);
       const local = plan.local + (dryRun ? state.created : 0);
       if (!options.force && plan.candidates.length > local * maxShare) {
         report();
-        throw new PruneRefusedError(environment, plan.candidates.length, local, maxShare, name);
+        throw new PruneRefusedError({
+          reason: "too_many",
+          environment,
+          resource: name,
+          candidates: plan.candidates.length,
+          local,
+          maxShare,
+        });
       }
       state.pruned = await pruneResource(db, name, environment, plan.candidates, listingStartedAt, {
         dryRun,

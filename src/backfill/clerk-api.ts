@@ -1,5 +1,5 @@
 import type { Environment } from "../verify.js";
-import { ClerkApiError } from "./errors.js";
+import { ClerkApiError, OrganizationsDisabled } from "./errors.js";
 
 /** A Clerk User object as the Backend API returns it (snake_case, the same shape as a webhook's `data`). */
 export type ClerkUser = Record<string, unknown> & { id: string; updated_at: number };
@@ -251,11 +251,7 @@ export class ClerkApi {
         if (response.status === 403) {
           const text = await response.text().catch(() => "");
           if (text.includes('"organization_not_enabled_in_instance"')) {
-            throw new ClerkApiError(
-              "clerk_organizations_disabled",
-              `${route}: organizations are not enabled in this instance`,
-              403,
-            );
+            throw new OrganizationsDisabled(route);
           }
         } else await response.body?.cancel();
         if (response.status === 401 || response.status === 403) {
@@ -276,7 +272,7 @@ export class ClerkApi {
         reason = `HTTP ${response.status}`;
         if (response.status === 429) waitMs = retryAfter(response.headers.get("retry-after"), this.#now());
       } catch (error) {
-        if (error instanceof ClerkApiError) throw error;
+        if (error instanceof ClerkApiError || error instanceof OrganizationsDisabled) throw error;
         reason = networkReason(error);
       }
       if (attempt >= this.#maxAttempts) {

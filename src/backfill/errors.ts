@@ -8,7 +8,6 @@ export type BackfillErrorCode =
   | "clerk_request_failed"
   | "clerk_bad_response"
   | "clerk_api_inconsistent"
-  | "clerk_organizations_disabled"
   | "prune_refused";
 
 /**
@@ -35,9 +34,7 @@ export type ClerkApiErrorCode = Exclude<BackfillErrorCode, "prune_refused">;
  * - `clerk_request_failed`: another 4xx (a bug of ours or a changed API; never retried);
  * - `clerk_bad_response`: a 2xx whose body is not what the API documents;
  * - `clerk_api_inconsistent`: a listing that does not make progress (a page repeats rows already listed, as an API
- *   that ignores the cursor or offset would, or contradicts the total it announced): nothing is pruned;
- * - `clerk_organizations_disabled`: 403 `organization_not_enabled_in_instance` (the backfill reports it in one line
- *   and goes on: it is not a failure).
+ *   that ignores the cursor or offset would, or contradicts the total it announced): nothing is pruned.
  *
  * @example
  * ```ts
@@ -57,57 +54,76 @@ export class ClerkApiError extends BackfillError {
 }
 
 /**
- * `--prune` would remove more than the allowed share of an environment's local users: most likely the key of
- * another instance or application, so nothing was removed. `--force` overrides.
+ * Not a failure, so not in the catalogue: the instance has organizations turned off (403
+ * `organization_not_enabled_in_instance`). The backfill reports the resource as `disabled` in one line and goes on.
  *
  * @example
  * ```ts
- * if (error instanceof PruneRefusedError) console.error(`${error.candidates} of ${error.local} would go`);
+ * if (error instanceof OrganizationsDisabled) skip("organizations");
+ * ```
+ */
+export class OrganizationsDisabled extends Error {
+  constructor(route: string) {
+    super(`${route}: organizations are not enabled in this instance`);
+    this.name = "OrganizationsDisabled";
+  }
+}
+
+/** Why `--prune` removed nothing; {@link PruneRefusedError} carries one. */
+export type PruneRefusal =
+  | {
+      /** More than the allowed share of the environment's local rows would go. */
+      reason: "too_many";
+      environment: Environment;
+      resource: "users" | "organizations" | "memberships";
+      /** Local rows that Clerk no longer lists. */
+      candidates: number;
+      /** Local rows of the environment, in all. */
+      local: number;
+      maxShare: number;
+    }
+  | {
+      /**
+       * The listing cannot be shown complete: offset pages skip rows when records are deleted during the walk, so a
+       * row missing from the listing may still exist in Clerk.
+       */
+      reason: "incomplete_listing";
+      resource: "organizations" | "memberships";
+      seen: number;
+      totalAtStart: number;
+      totalAtEnd: number;
+    };
+
+/**
+ * `--prune` refused, nothing of that resource removed: it would remove more than the allowed share of an
+ * environment's local rows (most likely the key of another instance or application; `--force` overrides), or the
+ * listing of organizations or memberships cannot be shown complete (run again). `refusal` says which.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof PruneRefusedError && error.refusal.reason === "too_many") console.error(error.refusal.candidates);
  * ```
  */
 export class PruneRefusedError extends BackfillError {
   readonly code = "prune_refused";
 
-  constructor(
-    readonly environment: Environment,
-    /** Local users that Clerk no longer lists. */
-    readonly candidates: number,
-    /** Local users of the environment, in all. */
-    readonly local: number,
-    maxShare: number,
-    /** What would have been pruned. */
-    readonly resource: "users" | "organizations" | "memberships" = "users",
-  ) {
-    super(
-      `refusing to prune ${candidates} of ${local} local ${environment} ${resource} (more than ${Math.round(maxShare * 100)} %): ` +
-        "check that the secret key belongs to this instance, then run again with --force",
-    );
+  constructor(readonly refusal: PruneRefusal) {
+    super(messageOf(refusal));
   }
 }
 
-/**
- * `--prune` of organizations or memberships after a listing that cannot be shown complete: offset pages skip rows
- * when records are deleted during the walk, so a row missing from the listing may still exist in Clerk. Nothing of
- * that resource was removed; run again.
- *
- * @example
- * ```ts
- * if (error instanceof IncompleteListingError) console.error(error.resource, error.message);
- * ```
- */
-export class IncompleteListingError extends BackfillError {
-  readonly code = "prune_refused";
-
-  constructor(
-    readonly resource: "organizations" | "memberships",
-    readonly seen: number,
-    readonly totalAtStart: number,
-    readonly totalAtEnd: number,
-  ) {
-    super(
-      `refusing to prune ${resource}: the listing is not provably complete (Clerk counted ${totalAtStart} at the ` +
-        `start and ${totalAtEnd} at the end, ${seen} were listed; rows deleted during an offset listing shift ` +
-        "later pages and skip others); nothing was pruned, run again",
+function messageOf(refusal: PruneRefusal): string {
+  if (refusal.reason === "too_many") {
+    const { candidates, local, environment, resource, maxShare } = refusal;
+    return (
+      `refusing to prune ${candidates} of ${local} local ${environment} ${resource} (more than ${Math.round(maxShare * 100)} %): ` +
+      "check that the secret key belongs to this instance, then run again with --force"
     );
   }
+  const { resource, totalAtStart, totalAtEnd, seen } = refusal;
+  return (
+    `refusing to prune ${resource}: the listing is not provably complete (Clerk counted ${totalAtStart} at the ` +
+    `start and ${totalAtEnd} at the end, ${seen} were listed; rows deleted during an offset listing shift ` +
+    "later pages and skip others); nothing was pruned, run again"
+  );
 }

@@ -8,6 +8,7 @@ import {
 import { ClerkApi, MAX_PAGE_SIZE, RATE_LIMITS } from "../backfill/clerk-api.js";
 import { BackfillError } from "../backfill/errors.js";
 import { formatSummary, progressReporter } from "../backfill/progress.js";
+import { exitCode } from "../errors.js";
 import { loadBackfillConfig } from "../service/config.js";
 import { ENVIRONMENTS } from "../verify.js";
 import { type Command, UsageError, withDatabase } from "./command.js";
@@ -86,7 +87,7 @@ export const backfillCommand: Command = {
       }
       if (!(error instanceof BackfillError)) throw error;
       process.stderr.write(`clerk-user-sync backfill: ${error.code}: ${error.message}\n`);
-      return 1;
+      return exitCode(error.code);
     }
   },
 };

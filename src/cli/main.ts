@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
-import { CATALOGUE, ConfigError, DatabaseUnreachableError, PortInUseError } from "../errors.js";
+import { CommandFailedError, exitCode, SyncError } from "../errors.js";
 import { describe } from "../log.js";
 import { duration } from "../service/config.js";
 import { pruneDeliveries } from "../store/deliveries.js";
@@ -56,31 +56,30 @@ async function main(argv: string[], env: Env): Promise<number | undefined> {
   const [name, ...args] = argv;
   if (!name || name === "help" || name === "--help" || name === "-h") {
     process.stdout.write(help());
-    return name ? 0 : 2;
+    return name ? 0 : exitCode("invalid_arguments");
   }
   const command = COMMANDS[name];
   if (!command) {
     process.stderr.write(`unknown command "${name}"\n\n${help()}`);
-    return 2;
+    return exitCode("invalid_arguments");
   }
   try {
     return await command.run(args, env);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`clerk-user-sync ${name}: ${error.message}\n`);
-      return 78; // EX_CONFIG
-    }
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      process.stderr.write(
-        `clerk-user-sync ${name}: ${(error as Error).message}\nusage: clerk-user-sync ${command.usage}\n`,
-      );
-      return 2;
-    }
-    process.stderr.write(`clerk-user-sync ${name}: ${printable(error)}\n`);
-    return error instanceof DatabaseUnreachableError || error instanceof PortInUseError
-      ? CATALOGUE[error.code].exit
-      : 1;
+    const failure = asFailure(error);
+    const usage = failure instanceof UsageError ? `\nusage: clerk-user-sync ${command.usage}` : "";
+    process.stderr.write(`clerk-user-sync ${name}: ${failure.message}${usage}\n`);
+    return exitCode(failure.code);
   }
+}
+
+/** Any error as a failure of the catalogue, whose code gives the exit code. */
+function asFailure(error: unknown): SyncError {
+  if (error instanceof SyncError) return error;
+  if ((error as { code?: unknown }).code?.toString().startsWith("ERR_PARSE_ARGS")) {
+    return new UsageError((error as Error).message);
+  }
+  return new CommandFailedError(printable(error), { cause: error });
 }
 
 /** An error's message, unless it may quote stored data (see `describe`): then its class and SQLSTATE only. */

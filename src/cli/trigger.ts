@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { ConfigError } from "../errors.js";
+import { ConfigError, exitCode } from "../errors.js";
 import { portOf, WEBHOOK_SECRET_VARIABLES, webhookSecrets } from "../service/config.js";
 import { withLocalSecret } from "../service/local-secret.js";
 import { WEBHOOK_PATH } from "../sync.js";
@@ -88,10 +88,10 @@ export const trigger: Command = {
         `clerk-user-sync trigger: cannot reach ${target} (${networkReason(error)}); is the receiver running ` +
           "(`npm start`)? --url points elsewhere\n",
       );
-      return 1;
+      return exitCode("command_failed");
     }
     process.stdout.write(`${response.status} ${await response.text()}\n`);
-    return response.ok ? 0 : 1;
+    return response.ok ? 0 : exitCode("command_failed");
   },
 };
 

@@ -1,20 +1,19 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { declaredOver, readNodeBody } from "../body.js";
+import { PayloadTooLargeError } from "../errors.js";
 import { payloadTooLarge, type SyncResponse } from "../response.js";
 import { type ClerkUserSync, WEBHOOK_PATH } from "../sync.js";
 
 /*
  * Why this module exists: the service's one hot route, `POST /api/user/webhook/clerk`, is answered straight from
- * `node:http` instead of through Fastify. The core is framework-free; between the socket and `sync.handle` Fastify
- * added its request and reply objects, its async hooks, its content-type parser and its reply serialisation. Measured
- * (docs/performance.md, 2026-11-29, 2 shared vCPUs): Fastify was 6% of the server's main thread a delivery (4.1 of
- * 65 µs), this route is 1.8 µs; the HTTP layer alone (a core that answers at once, both servers loaded side by side)
- * went from 19 to 16 µs of CPU a request; with the database, 2–18% fewer µs of server CPU a delivery and about 6%
- * more deliveries/s in paired runs. Everything else (other methods on this path, health, metrics, the console,
- * 404s, a request without the Host HTTP/1.1 requires) still goes through Fastify, which the library's users mount
- * too (src/adapters/fastify.ts). This route answers exactly as that plugin does: the same core, the same
- * `{ code, message }` answers, 413 over the body limit (then the connection is closed, the rest of the body unread),
- * nothing from the request logged; Node's parser errors and timeouts reach the service's client-error handler as
- * before (test/hostile.test.ts, test/fuzz.property.test.ts go through this route).
+ * `node:http` instead of through Fastify. The core is framework-free, and between the socket and `sync.handle`
+ * Fastify adds its request and reply objects, its async hooks, its content-type parser and its reply serialisation,
+ * a cost paid on every delivery (docs/performance.md has the figures). Everything else (other methods on this path,
+ * health, metrics, the console, 404s, a request without the Host HTTP/1.1 requires) goes through Fastify, which the
+ * library's users mount too (src/adapters/fastify.ts). This route answers exactly as that plugin does: the same
+ * core, the same `{ code, message }` answers, 413 over the body limit (then the connection is closed, the rest of
+ * the body unread), nothing from the request logged; Node's parser errors and timeouts reach the service's
+ * client-error handler (test/hostile.test.ts, test/fuzz.property.test.ts go through this route).
  */
 
 /** Takes a request if it is a webhook POST (and returns true), or leaves it to the caller (false). */
@@ -52,51 +51,20 @@ export function webhookRoute(sync: ClerkUserSync, closing: () => boolean, path =
     if (request.method !== "POST" || (url !== path && !url.startsWith(withQuery))) return false;
     // Over the limit by its declared length: refused before a byte is read, the connection closed (the client may
     // still be sending).
-    if (Number(request.headers["content-length"]) > limit) {
+    if (declaredOver(request.headers["content-length"], limit)) {
       refuse(request, response, payloadTooLarge(), true);
       request.resume();
       return true;
     }
-    let first: Buffer | undefined;
-    let more: Buffer[] | undefined;
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        stop();
-        request.resume();
-        refuse(request, response, payloadTooLarge(), true);
-        return;
-      }
-      if (first === undefined) first = chunk;
-      else if (more === undefined) more = [first, chunk];
-      else more.push(chunk);
-    };
-    const onEnd = () => {
-      stop();
-      const body = more ? Buffer.concat(more, size) : (first ?? EMPTY);
-      sync.handle({ body, headers: request.headers }).then(
-        (result) => answer(request, response, result),
-        (error: unknown) => refuse(request, response, error),
-      );
-    };
-    // Stays attached: a request that breaks off after its answer was decided is ignored, not an uncaught error.
-    const onError = (error: unknown) => {
-      if (settled) return;
-      stop();
-      refuse(request, response, error);
-    };
-    let settled = false;
-    const stop = () => {
-      settled = true;
-      request.off("data", onData);
-      request.off("end", onEnd);
-    };
-    request.on("data", onData);
-    request.on("end", onEnd);
-    request.on("error", onError);
+    readNodeBody(request, limit).then(
+      (body) =>
+        sync.handle({ body, headers: request.headers }).then(
+          (result) => answer(request, response, result),
+          (error: unknown) => refuse(request, response, error),
+        ),
+      // Over the limit while reading: the rest is not read, so the connection is closed.
+      (error: unknown) => refuse(request, response, error, error instanceof PayloadTooLargeError),
+    );
     return true;
   };
 }
-
-const EMPTY = Buffer.alloc(0);

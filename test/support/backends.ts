@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { inject } from "vitest";
 
 /**
  * The PostgreSQL server the suite also runs against. CI sets CLERK_USER_SYNC_TEST_POSTGRES, and then an
@@ -42,6 +43,8 @@ const pglite: Backend = {
   name: "pglite",
   async create() {
     const dataDir = mkdtempSync(join(tmpdir(), "cus-pglite-"));
+    // A copy of the run's empty template (test/support/pglite-template.ts) rather than a new initdb.
+    cpSync(inject("pgliteTemplate"), dataDir, { recursive: true });
     return {
       database: undefined,
       dataDir,

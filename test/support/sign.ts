@@ -52,6 +52,33 @@ export interface SignedDelivery {
 /** The one way the tests build a signed delivery: the body, its headers and its svix-id. */
 export function signedDelivery(event: unknown, options: SignOptions = {}): SignedDelivery {
   const body = typeof event === "string" ? event : JSON.stringify(event);
+  return { body, ...signedHeaders(body, options) };
+}
+
+/**
+ * A validly signed delivery whose body is not UTF-8: the event's JSON with every "ÿ" (U+00FF, the bytes C3 BF in
+ * UTF-8) written as the lone byte FF, which no UTF-8 text contains. Decoded leniently, it would read U+FFFD there.
+ */
+export function signedNonUtf8(event: unknown, options: SignOptions = {}): SignedBytes {
+  const utf8 = Buffer.from(JSON.stringify(event));
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (let at = utf8.indexOf(MARK); at !== -1; at = utf8.indexOf(MARK, from)) {
+    parts.push(utf8.subarray(from, at), LONE_FF);
+    from = at + MARK.length;
+  }
+  if (parts.length === 0) throw new Error('signedNonUtf8: the event has no "ÿ" to replace');
+  const body = Buffer.concat([...parts, utf8.subarray(from)]);
+  return { body, ...signedHeaders(body, options) };
+}
+
+/** A signed delivery whose body is bytes. */
+export type SignedBytes = Omit<SignedDelivery, "body"> & { body: Buffer };
+
+const MARK = Buffer.from("\u00ff");
+const LONE_FF = Buffer.from([0xff]);
+
+function signedHeaders(body: string | Uint8Array, options: SignOptions): Omit<SignedDelivery, "body"> {
   const svixId = options.id ?? `msg_${randomUUID().replaceAll("-", "")}`;
   const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
   const secret = options.secret ?? SECRETS[options.env ?? "development"];
@@ -65,5 +92,5 @@ export function signedDelivery(event: unknown, options: SignOptions = {}): Signe
     if (value === undefined) delete headers[name];
     else headers[name] = value;
   }
-  return { body, headers, svixId };
+  return { headers, svixId };
 }
