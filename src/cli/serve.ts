@@ -1,4 +1,7 @@
-import { pino } from "pino";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { type Logger as PinoLogger, pino } from "pino";
 import { type ConsoleAccess, consoleAccess } from "../console/access.js";
 import { createRefusalLog } from "../console/refusals.js";
 import { claimEmbeddedDatabase } from "../db/embedded-lock.js";
@@ -22,10 +25,11 @@ import { logFormatFor, logOutput } from "./log-output.js";
 export async function serve(processEnv: Record<string, string | undefined>): Promise<void> {
   const { env, localSecretFile } = withLocalSecret(processEnv);
   const config = await startupConfig(env, localSecretFile !== undefined);
-  // Let go of on exit, however the process exits; a pid file left by SIGKILL names no live process.
-  if (!config.databaseUrl) process.on("exit", claimEmbeddedDatabase(config.dataDir, "serve"));
   const output = await logOutput(logFormatFor(config.logFormat));
   const logger = pino({ level: config.logLevel, base: { service: "clerk-user-sync" } }, output.stream);
+  if (!config.databaseUrl) await createEmbeddedApart(config.dataDir, env, logger);
+  // Let go of on exit, however the process exits; a pid file left by SIGKILL names no live process.
+  if (!config.databaseUrl) process.on("exit", claimEmbeddedDatabase(config.dataDir, "serve"));
   if (localSecretFile) {
     logger.warn(
       { file: localSecretFile },
@@ -152,6 +156,30 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
   process.on("SIGINT", () => void stop("SIGINT"));
   // The startup lines go out only now: whoever stops the service on seeing them gets a graceful stop.
   output.flush();
+}
+
+/**
+ * Creates a new embedded database in a child process (`clerk-user-sync migrate`) rather than in the server: PGlite's
+ * initdb runs in WebAssembly instances of its own, whose memory the process that ran them keeps (several hundred MB:
+ * docs/performance.md). An existing database is opened by the server directly.
+ */
+async function createEmbeddedApart(dataDir: string, env: Env, logger: PinoLogger): Promise<void> {
+  const script = process.argv[1];
+  if (existsSync(join(dataDir, "PG_VERSION")) || !script) return;
+  logger.info({ dataDir }, "creating the embedded database (first start)");
+  const child = spawn(process.execPath, [...process.execArgv, script, "migrate"], {
+    env: env as NodeJS.ProcessEnv,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", resolve);
+  });
+  if (code !== 0) throw new Error(`creating the embedded database in ${dataDir} failed: ${stderr.trim()}`);
 }
 
 /**
