@@ -156,8 +156,11 @@ describe("the built program", () => {
       expect.objectContaining({ type: "user.created", outcome: "applied", environment: "development" }),
     ]);
 
-    // The embedded database is the server's while it runs.
-    const busy = await cli(["status"], { DATA_DIR: dataDir });
+    // The embedded database is the server's while it runs: `status` asks the server, other commands refuse.
+    const asked = await cli(["status", "--json"], { DATA_DIR: dataDir });
+    expect(asked.code).toBe(0);
+    expect(JSON.parse(asked.output).environments.development).toMatchObject({ users: 1 });
+    const busy = await cli(["prune"], { DATA_DIR: dataDir });
     expect(busy.code).toBe(1);
     expect(busy.output).toContain(`is in use by \`clerk-user-sync serve\` (pid ${server.child.pid})`);
 

@@ -204,6 +204,8 @@ describe("a terminal that reads well; status while serve runs", () => {
     // Pretty lines, not JSON, and still no secret in them.
     expect(server.output()).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: ready \{"database":"pglite"/m);
     expect(server.output()).not.toContain('{"level"');
+    // Created by a child process, whose initdb memory goes with it.
+    expect(server.output()).toContain("INFO: creating the embedded database (first start)");
     const sent = await fetch(`http://127.0.0.1:${port}/console/api/examples/user.created`, {
       method: "POST",
       headers: { "content-type": "application/json" },

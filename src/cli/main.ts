@@ -6,7 +6,7 @@ import { duration } from "../service/config.js";
 import { pruneDeliveries } from "../store/deliveries.js";
 import { backfillCommand } from "./backfill.js";
 import { type Command, type Env, UsageError, withDatabase } from "./command.js";
-import { serve } from "./serve.js";
+import { CREATE_EMBEDDED, createEmbeddedDatabase, serve } from "./serve.js";
 import { status } from "./status.js";
 import { trigger } from "./trigger.js";
 
@@ -14,7 +14,11 @@ const COMMANDS: Record<string, Command> = {
   serve: {
     summary: "run the webhook receiver (what `npm start` runs)",
     usage: "serve",
-    async run(_args, env) {
+    async run(args, env) {
+      if (args[0] === CREATE_EMBEDDED) {
+        await createEmbeddedDatabase(env);
+        return 0;
+      }
       await serve(env);
       return undefined; // keeps running until a signal
     },

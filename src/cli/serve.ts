@@ -1,7 +1,12 @@
-import { pino } from "pino";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { type Logger as PinoLogger, pino } from "pino";
 import { type ConsoleAccess, consoleAccess } from "../console/access.js";
 import { createRefusalLog } from "../console/refusals.js";
+import { openDatabase } from "../db/database.js";
 import { claimEmbeddedDatabase } from "../db/embedded-lock.js";
+import { migrate } from "../db/migrate.js";
 import { ConfigError } from "../errors.js";
 import { describe } from "../log.js";
 import { startConfiguredReconcile } from "../reconcile/scheduler.js";
@@ -9,6 +14,7 @@ import {
   checkConfig,
   type Env,
   isLoopback,
+  loadDatabaseConfig,
   loadReconcileConfig,
   type ServiceConfig,
 } from "../service/config.js";
@@ -34,6 +40,11 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
   if (!config.databaseUrl) process.on("exit", claimEmbeddedDatabase(config.dataDir, "serve"));
   const output = await logOutput(logFormatFor(config.logFormat));
   const logger = pino({ level: config.logLevel, base: { service: "clerk-user-sync" } }, output.stream);
+  if (!config.databaseUrl) {
+    // Let go of on exit, however the process exits; a pid file left by SIGKILL names no live process.
+    process.on("exit", claimEmbeddedDatabase(config.dataDir, "serve"));
+    await createEmbeddedApart(config.dataDir, env, logger);
+  }
   if (localSecretFile) {
     logger.warn(
       { file: localSecretFile },
@@ -90,40 +101,7 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
   const port = typeof address === "object" && address ? address.port : config.port;
   if (control)
     publishControl(config.dataDir, { pid: process.pid, url: localUrl(config.host, port), token: control });
-  logger.info(
-    {
-      database: sync.database.dialect,
-      environments: instances,
-      host: config.host,
-      port,
-      console: access.mode,
-    },
-    "ready",
-  );
-  if (isLoopback(config.host) && !config.localRun) {
-    logger.info(
-      { host: config.host },
-      "listening on this machine only (HOST unset): Clerk reaches it through a tunnel (docs/local-development.md); " +
-        "set HOST=0.0.0.0 to accept other machines",
-    );
-  }
-  if (access.mode === "local" && !isLoopback(config.host)) {
-    logger.warn(
-      { host: config.host },
-      "the console is open without a token and HOST makes it reachable from other machines: set CONSOLE_TOKEN",
-    );
-  }
-  if (access.mode !== "off") {
-    const host = ["0.0.0.0", "::"].includes(config.host) ? "localhost" : config.host;
-    logger.info(
-      { url: `http://${host.includes(":") ? `[${host}]` : host}:${port}/`, access: access.mode },
-      access.mode === "token"
-        ? "console on, behind CONSOLE_TOKEN"
-        : config.localRun
-          ? "console open without a token (zero-configuration local run)"
-          : "console open without a token (listening on this machine only)",
-    );
-  }
+  announce(logger, config, { database: sync.database.dialect, instances, access: access.mode, port });
 
   const prune = async () => {
     try {
@@ -166,6 +144,86 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
   process.on("SIGINT", () => void stop("SIGINT"));
   // The startup lines go out only now: whoever stops the service on seeing them gets a graceful stop.
   output.flush();
+}
+
+/** The lines that say the service is up: where, on what, and who may open its console. */
+function announce(
+  logger: PinoLogger,
+  config: ServiceConfig,
+  ready: { database: string; instances: readonly string[]; access: ConsoleAccess["mode"]; port: number },
+): void {
+  logger.info(
+    {
+      database: ready.database,
+      environments: ready.instances,
+      host: config.host,
+      port: ready.port,
+      console: ready.access,
+    },
+    "ready",
+  );
+  if (isLoopback(config.host) && !config.localRun) {
+    logger.info(
+      { host: config.host },
+      "listening on this machine only: Clerk reaches it through a tunnel (docs/local-development.md); " +
+        "set HOST=0.0.0.0 to accept other machines",
+    );
+  }
+  if (ready.access === "local" && !isLoopback(config.host)) {
+    logger.warn(
+      { host: config.host },
+      "the console is open without a token and HOST makes it reachable from other machines: set CONSOLE_TOKEN",
+    );
+  }
+  if (ready.access !== "off") {
+    const host = ["0.0.0.0", "::"].includes(config.host) ? "localhost" : config.host;
+    logger.info(
+      { url: `http://${host.includes(":") ? `[${host}]` : host}:${ready.port}/`, access: ready.access },
+      ready.access === "token"
+        ? "console on, behind CONSOLE_TOKEN"
+        : config.localRun
+          ? "console open without a token (zero-configuration local run)"
+          : "console open without a token (listening on this machine only)",
+    );
+  }
+}
+
+/** The argument that makes `serve` create the embedded database and exit: how it runs {@link createEmbeddedApart}'s child. */
+export const CREATE_EMBEDDED = "--create-embedded-database";
+
+/**
+ * Creates a new embedded database in a child process (`serve --create-embedded-database`, which opens, migrates and
+ * closes it under this process's claim) rather than in the server: PGlite's initdb runs in WebAssembly instances of
+ * its own, whose memory the process that ran them keeps (several hundred MB: docs/performance.md). An existing
+ * database is opened by the server directly.
+ */
+async function createEmbeddedApart(dataDir: string, env: Env, logger: PinoLogger): Promise<void> {
+  const script = process.argv[1];
+  if (existsSync(join(dataDir, "PG_VERSION")) || !script) return;
+  logger.info({ dataDir }, "creating the embedded database (first start)");
+  const child = spawn(process.execPath, [...process.execArgv, script, "serve", CREATE_EMBEDDED], {
+    env: env as NodeJS.ProcessEnv,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("close", resolve);
+  });
+  if (code !== 0) throw new Error(`creating the embedded database in ${dataDir} failed: ${stderr.trim()}`);
+}
+
+/** The child's side of {@link createEmbeddedApart}: the parent `serve` holds the claim on the database. */
+export async function createEmbeddedDatabase(env: Env): Promise<void> {
+  const db = await openDatabase(undefined, { dataDir: loadDatabaseConfig(env).dataDir });
+  try {
+    await migrate(db);
+  } finally {
+    await db.close();
+  }
 }
 
 /**

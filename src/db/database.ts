@@ -62,6 +62,9 @@ export const DEFAULT_POOL: Readonly<Required<PoolOptions>> = {
   idleTimeout: 10_000,
 };
 
+/** Server settings of the embedded PGlite, given on its command line (measured in docs/performance.md). */
+const EMBEDDED_SETTINGS = ["-c", "shared_buffers=16MB"];
+
 /** Where the embedded PGlite keeps its files when no directory is given (DATA_DIR's default). */
 export const DEFAULT_DATA_DIR = "./.data";
 
@@ -92,7 +95,9 @@ export async function openDatabase(
   if (option === undefined) {
     if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
     const { PGlite } = await import("@electric-sql/pglite");
-    const db = new PGlite(dataDir);
+    // PostgreSQL's default 128 MB of shared buffers is the largest part of PGlite's resident memory once started;
+    // the tables fit in far less. Durability settings are PGlite's own, unchanged.
+    const db = new PGlite(dataDir, { startParams: [...PGlite.defaultStartParams, ...EMBEDDED_SETTINGS] });
     try {
       await db.waitReady;
     } catch (error) {

@@ -6,7 +6,7 @@ export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 /** What the CLI reads from the environment: never inherited from the developer's shell. */
 export const CONFIG =
-  /^(DEV_|PROD_)?CLERK_|^(DATABASE_URL|DATA_DIR|PORT|HOST|LOG_LEVEL|METRICS_TOKEN|SHUTDOWN_TIMEOUT|PRUNE_.*)$/;
+  /^(DEV_|PROD_)?CLERK_|^(DATABASE_URL|DATA_DIR|PORT|HOST|LOG_LEVEL|LOG_FORMAT|CONSOLE_TOKEN|METRICS_TOKEN|SHUTDOWN_TIMEOUT|PRUNE_.*)$/;
 
 export interface Run {
   code: number | null;
