@@ -7,8 +7,9 @@ import type { Database } from "../db/database.js";
  */
 
 /**
- * Takes the lease `name` for `holder` for `ttlMs` when it is free (never taken, or expired), or extends it when
- * `holder` already has it; true when `holder` holds it afterwards.
+ * Takes the lease `name` for `holder` for `ttlMs` when it is free: never taken, or expired, whoever held it. A
+ * holder does not take its own unexpired lease again: a job that runs at most once per `ttlMs` takes it before each
+ * run, and keeps it during a long run with {@link extendLease}. True when `holder` took it.
  *
  * @example
  * ```ts
@@ -19,7 +20,7 @@ export async function takeLease(db: Database, name: string, holder: string, ttlM
   const rows = await db.query<{ holder: string }>(
     `insert into leases (name, holder, expires_at) values ($1, $2, now() + $3::bigint * interval '1 millisecond')
      on conflict (name) do update set holder = excluded.holder, expires_at = excluded.expires_at
-     where leases.expires_at <= now() or leases.holder = excluded.holder
+     where leases.expires_at <= now()
      returning holder`,
     [name, holder, Math.ceil(ttlMs)],
   );
