@@ -80,7 +80,8 @@ async function main(argv: string[], env: Env): Promise<number | undefined> {
 /** Any error as a failure of the catalogue, whose code gives the exit code. */
 function asFailure(error: unknown): SyncError {
   if (error instanceof SyncError) return error;
-  if ((error as { code?: unknown }).code?.toString().startsWith("ERR_PARSE_ARGS")) {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS")) {
     return new UsageError((error as Error).message);
   }
   return new CommandFailedError(printable(error), { cause: error });
