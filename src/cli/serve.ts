@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { text } from "node:stream/consumers";
 import { type Logger as PinoLogger, pino } from "pino";
 import { type ConsoleAccess, consoleAccess } from "../console/access.js";
 import { createRefusalLog } from "../console/refusals.js";
@@ -205,15 +206,13 @@ async function createEmbeddedApart(dataDir: string, env: Env, logger: PinoLogger
     env: env as NodeJS.ProcessEnv,
     stdio: ["ignore", "ignore", "pipe"],
   });
-  let stderr = "";
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk;
-  });
+  const stderr = text(child.stderr);
   const code = await new Promise<number | null>((resolve, reject) => {
     child.once("error", reject);
     child.once("close", resolve);
   });
-  if (code !== 0) throw new Error(`creating the embedded database in ${dataDir} failed: ${stderr.trim()}`);
+  if (code !== 0)
+    throw new Error(`creating the embedded database in ${dataDir} failed: ${(await stderr).trim()}`);
 }
 
 /** The child's side of {@link createEmbeddedApart}: the parent `serve` holds the claim on the database. */
