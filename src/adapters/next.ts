@@ -232,33 +232,17 @@ function resolve(options: ClerkUserSyncRouteOptions): ClerkUserSyncOptions {
   };
 }
 
-/** Two routes with the same settings share one instance; the hooks themselves (functions) are not in the key. */
-function keyOf(options: ClerkUserSyncOptions): string {
-  const {
-    database,
-    dataDir,
-    secrets,
-    migrate,
-    migrationsDatabase,
-    pool,
-    bodyLimit,
-    statementTimeout,
-    writer,
-  } = options;
-  // The read-through's keys and bounds count (JSON drops its injected functions).
+/**
+ * Two routes with the same settings share one instance. The hooks (functions) are not in the key, nor the
+ * environment they were read from; the read-through's settings are (JSON drops its injected functions).
+ */
+function keyOf(options: ClerkUserSyncRouteOptions): string {
+  const { database, onEvent, logger, observer, clock, env, ...settings } = options;
   return JSON.stringify({
+    ...settings,
     database: typeof database === "object" ? identity(database) : database,
-    dataDir,
-    secrets,
-    migrate,
-    migrationsDatabase,
-    pool,
-    bodyLimit,
-    statementTimeout,
-    writer,
-    clerk: options.clerk,
     // The core asks for the user's row only when there is a hook to give it to.
-    onEvent: options.onEvent !== undefined,
+    onEvent: onEvent !== undefined,
   });
 }
 
