@@ -62,6 +62,42 @@ describe("the built program", () => {
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
+  it("loses nothing it acknowledged on the embedded database when killed outright (SIGKILL) mid-stream", async () => {
+    const env = freshEnv();
+    const server = start(process.execPath, ["dist/cli/main.js", "serve"], env);
+    const [, port = ""] = await server.waitFor(LISTENING);
+    const acknowledged: string[] = [];
+    let sent = 0;
+    const worker = async () => {
+      while (sent < 400) {
+        const id = `user_kill_${sent++}`;
+        const { body, headers } = signedDelivery(userEvent("user.created", { id }));
+        try {
+          const res = await fetch(`http://127.0.0.1:${port}${WEBHOOK_PATH}`, {
+            method: "POST",
+            headers,
+            body,
+          });
+          if (res.status === 200) acknowledged.push(id);
+        } catch {
+          return; // the server is gone
+        }
+        if (acknowledged.length === 150) process.kill(server.child.pid as number, "SIGKILL");
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    expect((await server.exited).signal).toBe("SIGKILL");
+    expect(acknowledged.length).toBeGreaterThanOrEqual(150);
+    const db = await openDatabase(undefined, { dataDir: env.DATA_DIR });
+    try {
+      const rows = await db.query<{ clerk_user_id: string }>("select clerk_user_id from users");
+      const stored = new Set(rows.map((r) => r.clerk_user_id));
+      expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+    } finally {
+      await db.close();
+    }
+  }, 120_000);
+
   it("`npm start` builds, listens, applies a signed Clerk event, and exits 0 on SIGTERM", async () => {
     const dataDir = tempDir();
     const npm = start("npm", ["start"], { ...SECRET_ENV, PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir });
