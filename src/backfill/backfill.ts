@@ -4,7 +4,7 @@ import type { Environment } from "../verify.js";
 import { applyMemberships, applyOrganizations, applyUsers, type ListedResult } from "./apply.js";
 import { type ClerkApi, MAX_PAGE_SIZE, type OffsetPage } from "./clerk-api.js";
 import { OrganizationsDisabled, PruneRefusedError } from "./errors.js";
-import { type PrunableResource, planResourcePrune, pruneResource } from "./prune.js";
+import { type Prunable, type PrunableResource, planResourcePrune, pruneResource } from "./prune.js";
 
 /** What a backfill can load. */
 export const BACKFILL_RESOURCES = ["users", "organizations", "memberships"] as const;
@@ -96,24 +96,55 @@ export interface BackfillProgress extends BackfillCounts {
  * ```
  */
 export async function backfill(options: BackfillOptions): Promise<BackfillProgress> {
+  const run = await begin(options);
+  const users = await listUsers(run);
+  const listings = await listByOffset(run);
+  if (options.prune) {
+    run.progress.phase = "pruning";
+    if (run.progress.only.includes("users")) await pruneUsers(run, users);
+    for (const name of PRUNABLE) await pruneListed(run, name, listings[name]);
+  }
+  run.progress.phase = "done";
+  run.report();
+  return { ...run.progress, elapsedMs: run.elapsed() };
+}
+
+/** A backfill under way: its options, where it stands, and how to report it. */
+interface Run {
+  options: BackfillOptions;
+  pageSize: number;
+  /** Pages written at once while the next one is fetched. */
+  concurrency: number;
+  /** The database's clock at the start: rows written since are never pruned. */
+  listingStartedAt: string;
+  progress: BackfillProgress;
+  report(): void;
+  elapsed(): number;
+}
+
+/** What the organizations' and memberships' offset walks saw: the ids, and `total_count` at the end. */
+type Listing = { ids: Set<string>; totalAtEnd: number };
+
+const PRUNABLE = ["organizations", "memberships"] as const;
+
+/** Validates the options, reads the database's clock and Clerk's count of users: the run's starting point. */
+async function begin(options: BackfillOptions): Promise<Run> {
   const { db, environment, api, dryRun = false } = options;
   const now = options.now ?? Date.now;
   const pageSize = options.pageSize ?? MAX_PAGE_SIZE;
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
     throw new ConfigError([`backfill: pageSize must be an integer from 1 to ${MAX_PAGE_SIZE}`]);
   }
-  const concurrency = Math.max(1, Math.min(options.writeConcurrency ?? 2, db.concurrency));
   const started = now();
   // The database's clock, not ours: row `created_at`s come from it, and prune compares against them.
   const [clock] = await db.query<{ now: string }>("select now()::text as now");
-  const listingStartedAt = clock?.now as string;
-
   const only = BACKFILL_RESOURCES.filter((r) => (options.only ?? BACKFILL_RESOURCES).includes(r));
   const resource = (name: BackfillResource): ResourceProgress | null =>
     only.includes(name)
       ? { ...zero(), state: "pending", done: 0, total: 0, pages: 0, complete: null, pruned: null }
       : null;
   const progress: BackfillProgress = {
+    ...zero(),
     environment,
     dryRun,
     phase: "listing",
@@ -124,21 +155,32 @@ export async function backfill(options: BackfillOptions): Promise<BackfillProgre
     done: 0,
     total: only.includes("users") ? await api.countUsers() : 0,
     pages: 0,
-    created: 0,
-    updated: 0,
-    unchanged: 0,
-    stale: 0,
-    tombstoned: 0,
     pruned: null,
     elapsedMs: 0,
   };
-  const report = () => options.onProgress?.({ ...progress, elapsedMs: now() - started });
+  const elapsed = () => now() - started;
+  return {
+    options,
+    pageSize,
+    concurrency: Math.max(1, Math.min(options.writeConcurrency ?? 2, db.concurrency)),
+    listingStartedAt: clock?.now as string,
+    progress,
+    report: () => options.onProgress?.({ ...progress, elapsedMs: elapsed() }),
+    elapsed,
+  };
+}
 
+/**
+ * Lists every user and writes each page through the guarded statement, fetching the next page while up to
+ * `concurrency` are written; resolves with the ids listed.
+ */
+async function listUsers({ options, pageSize, concurrency, progress, report }: Run): Promise<Set<string>> {
+  const { db, environment, api, dryRun = false } = options;
   const listed = new Set<string>();
   const writes = new Set<Promise<void>>();
   let failed: { error: unknown } | undefined;
   try {
-    for await (const page of only.includes("users") ? api.pages({ pageSize }) : []) {
+    for await (const page of progress.only.includes("users") ? api.pages({ pageSize }) : []) {
       if (failed) throw failed.error;
       for (const user of page.users) listed.add(user.id);
       const write = applyUsers(db, environment, page.users, { dryRun, json: page.json }).then((results) => {
@@ -154,7 +196,6 @@ export async function backfill(options: BackfillOptions): Promise<BackfillProgre
           failed ??= { error }; // stays in the set too: the race below or the final await rethrows it
         },
       );
-      // The next page is fetched while this one is written, up to `concurrency` writes at once.
       if (writes.size >= concurrency) await Promise.race(writes);
     }
     await Promise.all(writes);
@@ -162,109 +203,117 @@ export async function backfill(options: BackfillOptions): Promise<BackfillProgre
     // Never leave a write running behind a failure: the caller may close the database next.
     await Promise.allSettled(writes);
   }
+  return listed;
+}
 
-  const listings: Record<PrunableResource, Set<string>> = {
-    organizations: new Set(),
-    memberships: new Set(),
+/** Lists the organizations, then the memberships (each asked for), over offset pages, writing each page. */
+async function listByOffset(run: Run): Promise<Record<PrunableResource, Listing>> {
+  const listings: Record<PrunableResource, Listing> = {
+    organizations: { ids: new Set(), totalAtEnd: 0 },
+    memberships: { ids: new Set(), totalAtEnd: 0 },
   };
-  const totalsAtEnd: Record<PrunableResource, number> = { organizations: 0, memberships: 0 };
-  for (const name of ["organizations", "memberships"] as const) {
-    const state = progress[name];
+  for (const name of PRUNABLE) {
+    const state = run.progress[name];
     if (!state) continue;
-    progress.resource = name;
-    if (name === "memberships" && progress.organizations?.state === "disabled") {
+    run.progress.resource = name;
+    if (name === "memberships" && run.progress.organizations?.state === "disabled") {
       state.state = "disabled";
       continue;
     }
-    state.state = "listing";
-    const pages: AsyncIterable<OffsetPage<{ id: string }>> =
-      name === "organizations" ? api.organizationPages({ pageSize }) : api.membershipPages({ pageSize });
-    const write = (rows: never[]) =>
-      name === "organizations"
-        ? applyOrganizations(db, environment, rows, { dryRun })
-        : applyMemberships(db, environment, rows, { dryRun });
-    let first: number | undefined;
-    let last = 0;
-    try {
-      for await (const page of pages) {
-        first ??= page.totalCount;
-        last = page.totalCount;
-        state.total = first;
-        for (const row of page.rows) listings[name].add(row.id);
-        for (const result of await write(page.rows as never[])) state[result]++;
-        state.done += page.rows.length;
-        state.pages++;
-        report();
-      }
-    } catch (error) {
-      if (!(error instanceof OrganizationsDisabled)) throw error;
-      state.state = "disabled";
-      report();
-      continue;
-    }
-    state.state = "listed";
-    totalsAtEnd[name] = last;
-    state.complete = (first ?? 0) === last && listings[name].size === last;
-    report();
+    await listOneByOffset(run, name, state, listings[name]);
   }
+  return listings;
+}
 
-  if (options.prune) {
-    progress.phase = "pruning";
-    const maxShare = options.maxPruneShare ?? 0.1;
-    if (only.includes("users")) {
-      const plan = await planResourcePrune(db, "users", environment, listed, listingStartedAt);
-      // A dry run rolled its inserts back; count them as the real run would.
-      const local = plan.local + (dryRun ? progress.created : 0);
-      if (!options.force && plan.candidates.length > local * maxShare) {
-        report();
-        throw new PruneRefusedError({
-          reason: "too_many",
-          environment,
-          resource: "users",
-          candidates: plan.candidates.length,
-          local,
-          maxShare,
-        });
-      }
-      progress.pruned = await pruneResource(db, "users", environment, plan.candidates, listingStartedAt, {
-        dryRun,
-      });
+/**
+ * One resource's offset walk. It is provably complete when `total_count` is the same at the start and the end and
+ * every row was seen: offset pages skip rows deleted during the walk. An instance without organizations is
+ * `disabled`, not a failure.
+ */
+async function listOneByOffset(
+  { options, pageSize, report }: Run,
+  name: PrunableResource,
+  state: ResourceProgress,
+  listing: Listing,
+): Promise<void> {
+  const { db, environment, api, dryRun = false } = options;
+  state.state = "listing";
+  const pages: AsyncIterable<OffsetPage<{ id: string }>> =
+    name === "organizations" ? api.organizationPages({ pageSize }) : api.membershipPages({ pageSize });
+  const write = (rows: never[]) =>
+    name === "organizations"
+      ? applyOrganizations(db, environment, rows, { dryRun })
+      : applyMemberships(db, environment, rows, { dryRun });
+  let first: number | undefined;
+  try {
+    for await (const page of pages) {
+      first ??= page.totalCount;
+      listing.totalAtEnd = page.totalCount;
+      state.total = first;
+      for (const row of page.rows) listing.ids.add(row.id);
+      for (const result of await write(page.rows as never[])) state[result]++;
+      state.done += page.rows.length;
+      state.pages++;
+      report();
     }
-    for (const name of ["organizations", "memberships"] as const) {
-      const state = progress[name];
-      if (state?.state !== "listed") continue;
-      progress.resource = name;
-      if (!state.complete) {
-        report();
-        throw new PruneRefusedError({
-          reason: "incomplete_listing",
-          resource: name,
-          seen: listings[name].size,
-          totalAtStart: state.total,
-          totalAtEnd: totalsAtEnd[name],
-        });
-      }
-      const plan = await planResourcePrune(db, name, environment, listings[name], listingStartedAt);
-      const local = plan.local + (dryRun ? state.created : 0);
-      if (!options.force && plan.candidates.length > local * maxShare) {
-        report();
-        throw new PruneRefusedError({
-          reason: "too_many",
-          environment,
-          resource: name,
-          candidates: plan.candidates.length,
-          local,
-          maxShare,
-        });
-      }
-      state.pruned = await pruneResource(db, name, environment, plan.candidates, listingStartedAt, {
-        dryRun,
-      });
-    }
+  } catch (error) {
+    if (!(error instanceof OrganizationsDisabled)) throw error;
+    state.state = "disabled";
+    report();
+    return;
   }
-  progress.phase = "done";
+  state.state = "listed";
+  state.complete = (first ?? 0) === listing.totalAtEnd && listing.ids.size === listing.totalAtEnd;
   report();
-  return { ...progress, elapsedMs: now() - started };
+}
+
+/** Prunes the local users Clerk did not list, unless they are too large a share of them (without `force`). */
+async function pruneUsers(run: Run, listed: ReadonlySet<string>): Promise<void> {
+  run.progress.pruned = await pruneChecked(run, "users", listed, run.progress.created);
+}
+
+/** Prunes an offset-listed resource, only after a provably complete listing. */
+async function pruneListed(run: Run, name: PrunableResource, listing: Listing): Promise<void> {
+  const state = run.progress[name];
+  if (state?.state !== "listed") return;
+  run.progress.resource = name;
+  if (!state.complete) {
+    run.report();
+    throw new PruneRefusedError({
+      reason: "incomplete_listing",
+      resource: name,
+      seen: listing.ids.size,
+      totalAtStart: state.total,
+      totalAtEnd: listing.totalAtEnd,
+    });
+  }
+  state.pruned = await pruneChecked(run, name, listing.ids, state.created);
+}
+
+/** Plans the prune of `resource`, refuses too large a share (unless forced), prunes; resolves with the count. */
+async function pruneChecked(
+  { options, listingStartedAt, report }: Run,
+  resource: Prunable,
+  listed: ReadonlySet<string>,
+  created: number,
+): Promise<number> {
+  const { db, environment, dryRun = false } = options;
+  const maxShare = options.maxPruneShare ?? 0.1;
+  const plan = await planResourcePrune(db, resource, environment, listed, listingStartedAt);
+  // A dry run rolled its inserts back; count them as the real run would.
+  const local = plan.local + (dryRun ? created : 0);
+  if (!options.force && plan.candidates.length > local * maxShare) {
+    report();
+    throw new PruneRefusedError({
+      reason: "too_many",
+      environment,
+      resource,
+      candidates: plan.candidates.length,
+      local,
+      maxShare,
+    });
+  }
+  return await pruneResource(db, resource, environment, plan.candidates, listingStartedAt, { dryRun });
 }
 
 function zero(): BackfillCounts {
