@@ -4,7 +4,12 @@ import { ConfigError, StorageUnavailableError } from "../errors.js";
 import { consoleLogger, describe } from "../log.js";
 import type { EnsureOptions } from "../read-through/read-through.js";
 import { errorResponse, methodNotAllowed, type SyncResponse, webResponse } from "../response.js";
-import { readThroughFromEnv, routeEnvironment, WEBHOOK_SECRET_VARIABLES } from "../service/config.js";
+import {
+  postgresUrl,
+  readThroughFromEnv,
+  routeEnvironment,
+  WEBHOOK_SECRET_VARIABLES,
+} from "../service/config.js";
 import {
   type ClerkUserSync,
   type ClerkUserSyncOptions,
@@ -204,7 +209,7 @@ function resolve(options: ClerkUserSyncRouteOptions): ClerkUserSyncOptions {
   let database: DatabaseOption = options.database;
   if (!("database" in options)) {
     database = env.databaseUrl;
-    if (database !== undefined && !/^postgres(ql)?:\/\//.test(database)) {
+    if (database !== undefined && postgresUrl(database) === undefined) {
       problems.push("DATABASE_URL is invalid: expected a postgres:// or postgresql:// URL");
     }
   }

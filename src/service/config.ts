@@ -428,7 +428,8 @@ function integer(value: string, min: number, max: number): number | undefined {
   return /^\d+$/.test(value) && n >= min && n <= max ? n : undefined;
 }
 
-function postgresUrl(value: string): string | undefined {
+/** The value when it is a postgres:// or postgresql:// URL (DATABASE_URL's rule, for every entry that reads it). */
+export function postgresUrl(value: string): string | undefined {
   try {
     return ["postgres:", "postgresql:"].includes(new URL(value).protocol) ? value : undefined;
   } catch {
