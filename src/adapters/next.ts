@@ -5,6 +5,7 @@ import { consoleLogger, describe } from "../log.js";
 import type { EnsureOptions } from "../read-through/read-through.js";
 import { errorResponse, methodNotAllowed, type SyncResponse, webResponse } from "../response.js";
 import { readThroughFromEnv, routeEnvironment, WEBHOOK_SECRET_VARIABLES } from "../service/config.js";
+import type { CurrentPlan, Payer } from "../store/plans.js";
 import {
   type ClerkUserSync,
   type ClerkUserSyncOptions,
@@ -13,7 +14,7 @@ import {
   type Observer,
   type SyncEvent,
 } from "../sync.js";
-import { secretProblems } from "../verify.js";
+import { type Environment, secretProblems } from "../verify.js";
 import { toWebHandler, type WebHandler } from "./web.js";
 
 /**
@@ -118,6 +119,25 @@ export async function ensureOrganization(
 ): Promise<OrganizationRow | null> {
   const { environment, ...rest } = options;
   return (await started(rest)).ensureOrganization(clerkOrgId, { environment });
+}
+
+/**
+ * The plan a user or an organization is on now, from your own tables (see `ClerkUserSync.getCurrentPlan`): for SQL
+ * and jobs as much as for a request, where the session token's `pla` claim also answers. It shares the route's
+ * instance when given the same options.
+ *
+ * @example
+ * ```ts
+ * const { orgId } = await auth();
+ * const plan = orgId ? await getCurrentPlan({ organizationId: orgId }) : null;
+ * ```
+ */
+export async function getCurrentPlan(
+  payer: Payer,
+  options: ClerkUserSyncRouteOptions & { environment?: Environment } = {},
+): Promise<CurrentPlan | null> {
+  const { environment, ...rest } = options;
+  return (await started(rest)).getCurrentPlan(payer, environment);
 }
 
 async function started(options: ClerkUserSyncRouteOptions): Promise<ClerkUserSync> {
