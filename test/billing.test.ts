@@ -411,6 +411,53 @@ describe.each(await backends())("Clerk Billing on $name", (backend) => {
     ]);
   });
 
+  it("answers for an organization, and never for a deleted one", async () => {
+    const orgPayer = {
+      object: "commerce_payer",
+      id: "cpayer_org",
+      user_id: "",
+      organization_id: "org_billing",
+    };
+    const event = item("active", "csub_item_org", "pro", "active", T);
+    const res = await h.post({ ...event, data: { ...event.data, payer: orgPayer } });
+    expect(res.body).toMatchObject({ status: "applied" });
+    expect(await rows("billing_subscription_items", "clerk_item_id")).toMatchObject([
+      {
+        clerk_item_id: "csub_item_org",
+        payer_id: "cpayer_org",
+        clerk_user_id: null,
+        clerk_org_id: "org_billing",
+      },
+    ]);
+    expect(await h.sync.getCurrentPlan({ organizationId: "org_billing" })).toMatchObject({
+      clerkOrgId: "org_billing",
+      clerkUserId: null,
+      planSlug: "pro",
+      status: "active",
+      periodEnd: new Date(AHEAD),
+      isDefault: false,
+    });
+    expect(await h.sync.getCurrentPlan({ userId: "org_billing" })).toBeNull();
+    const deleted = {
+      type: "organization.deleted",
+      timestamp: T,
+      data: { id: "org_billing", deleted: true },
+    };
+    expect((await h.post(deleted)).body).toMatchObject({ status: "applied" });
+    expect(await h.sync.getCurrentPlan({ organizationId: "org_billing" })).toBeNull();
+  });
+
+  it("tells the default plan apart by billing_plans when it is stored", async () => {
+    await h.post(freeActive);
+    await h.post(item("active", "csub_item_basic", "basic", "active", T));
+    expect(await answer()).toEqual({ slug: "basic", status: "active" });
+    await h.sync.database.query(
+      `insert into billing_plans (clerk_plan_id, environment, slug, is_default, raw_payload)
+      values ('cplan_basic', 'development', 'basic', true, '{}'), ('cplan_free', 'development', 'free', false, '{}')`,
+    );
+    expect(await answer()).toEqual({ slug: "free", status: "active" });
+  });
+
   it("refuses a Billing event without an id, and writes nothing", async () => {
     const res = await h.post({ type: "subscriptionItem.active", timestamp: T, data: { status: "active" } });
     expect(res.status).toBe(422);
