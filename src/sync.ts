@@ -65,9 +65,9 @@ export interface SyncEvent {
   type: string;
   outcome: Outcome;
   svixId: string;
-  /** A user event's user, or a membership's member; null otherwise. */
+  /** A user event's user, a membership's member, or a Billing event's paying user; null otherwise. */
   clerkUserId: string | null;
-  /** An organization event's organization, or a membership's; null otherwise. */
+  /** An organization event's organization, a membership's, or a Billing event's paying organization. */
   clerkOrgId: string | null;
   /** A membership event's membership; null otherwise. */
   clerkMembershipId: string | null;
