@@ -458,6 +458,22 @@ describe.each(await backends())("Clerk Billing on $name", (backend) => {
     expect(await answer()).toEqual({ slug: "free", status: "active" });
   });
 
+  it("labels the Billing types in /metrics; a type Clerk adds later counts as other", async () => {
+    await h.post(item("past_due", "csub_item_pro", "pro", "past_due", T));
+    await h.post(item("somethingNew", "csub_item_pro", "pro", "active", T + 1));
+    await h.post(attempt("active"));
+    const { body } = await h.app.inject({ method: "GET", url: "/metrics" });
+    const count = (type: string) =>
+      new RegExp(
+        `^clerk_user_sync_deliveries_total\\{[^}]*type="${type.replace(".", "\\.")}"[^}]*\\} (\\d+)`,
+        "m",
+      ).exec(body)?.[1];
+    expect(count("subscriptionItem.past_due")).toBeDefined();
+    expect(count("paymentAttempt.created")).toBeDefined();
+    expect(count("subscriptionItem.somethingNew")).toBeUndefined();
+    expect(count("other")).toBeDefined();
+  });
+
   it("refuses a Billing event without an id, and writes nothing", async () => {
     const res = await h.post({ type: "subscriptionItem.active", timestamp: T, data: { status: "active" } });
     expect(res.status).toBe(422);
