@@ -17,7 +17,15 @@ export type BillingObject = {
   raw: Record<string, unknown>;
 } & Record<string, unknown>;
 
-/** The objects one Billing event writes, by table. */
+/**
+ * The objects one Billing event writes, by table.
+ *
+ * @example
+ * ```ts
+ * const delivery = decode(verified);
+ * if (delivery.resource === "billing") delivery.billing.items.map((item) => item.status);
+ * ```
+ */
 export interface BillingObjects {
   subscriptions: BillingObject[];
   items: BillingObject[];

@@ -1,12 +1,27 @@
 import type { Database } from "../db/database.js";
 import type { Environment } from "../verify.js";
 
-/** Whose plan to read: a user's or an organization's (Clerk ids). */
+/**
+ * Whose plan to read: a user's or an organization's (Clerk ids).
+ *
+ * @example
+ * ```ts
+ * const payer: Payer = orgId ? { organizationId: orgId } : { userId };
+ * ```
+ */
 export type Payer =
   | { userId: string; organizationId?: undefined }
   | { organizationId: string; userId?: undefined };
 
-/** A payer's plan in force now: a row of the view `billing_current_plans` (docs/billing.md). */
+/**
+ * A payer's plan in force now: a row of the view `billing_current_plans` (docs/billing.md).
+ *
+ * @example
+ * ```ts
+ * const plan: CurrentPlan | null = await sync.getCurrentPlan({ userId: "user_123" });
+ * const daysLeft = plan?.periodEnd ? (plan.periodEnd.getTime() - Date.now()) / 86_400_000 : null;
+ * ```
+ */
 export interface CurrentPlan {
   environment: Environment;
   clerkUserId: string | null;
