@@ -31,14 +31,14 @@ export type Applicable = Delivery & { readonly body?: string };
  *    (no deadlocks) in their own statement, so that the next statement's snapshot already sees whatever a
  *    competing transaction committed: a user event locks its user, an organization event its organization, a
  *    membership event the membership, its organization and its user (so it serialises with their deletes, which
- *    cascade to memberships).
- * 2. The batch is cut into maximal runs of one resource (users, organizations, memberships; an ignored delivery
- *    joins the run it is in) and each run is one statement, in order, in the same transaction and round trip: a
- *    statement sees what the ones before it wrote. A statement decides every outcome of its run from its snapshot
- *    and the run itself (a delivery already logged is a duplicate; a tombstone or an earlier delete in the run
- *    makes an event stale; an upsert applies only when its `updated_at` is newer than the stored one and every
- *    earlier one in the run), then writes the final state of each object, the tombstones, the cascades and the
- *    delivery log. A batch of user events alone is one statement, as it always was.
+ *    cascade to memberships), a Billing event every subscription, item and payment attempt it writes.
+ * 2. The batch is cut into maximal runs of one resource (users, organizations, memberships, Billing; an ignored
+ *    delivery joins the run it is in) and each run is one statement, in order, in the same transaction and round
+ *    trip: a statement sees what the ones before it wrote. A statement decides every outcome of its run from its
+ *    snapshot and the run itself (a delivery already logged is a duplicate; a tombstone or an earlier delete in
+ *    the run makes an event stale; an upsert applies only when its `updated_at` is newer than the stored one and
+ *    every earlier one in the run), then writes the final state of each object, the tombstones, the cascades and
+ *    the delivery log. A batch of user events alone is one statement, as it always was.
  *
  * The whole transaction is one round trip: each run travels as one JSON document, the parameter of its statement
  * ({@link lockedTransaction}); the statements are built from each resource's shape (src/store/shapes.ts).
