@@ -1,6 +1,8 @@
 import { isUtf8 } from "node:buffer";
 import { storable } from "./clean.js";
+import { type BillingObjects, billingObjects, isBillingType, payerOf } from "./decode-billing.js";
 import { InvalidPayloadError } from "./errors.js";
+import { millis } from "./millis.js";
 import type { Environment, VerifiedDelivery } from "./verify.js";
 
 /** The Clerk user event types this package writes. */
@@ -20,11 +22,37 @@ export const MEMBERSHIP_EVENT_TYPES = [
   "organizationMembership.deleted",
 ] as const;
 
+/**
+ * The Clerk Billing event types Clerk documents, with the `past_due` spellings of its launch. Any other
+ * `subscription.*`, `subscriptionItem.*` or `paymentAttempt.*` type is stored too, by its object's `status`.
+ */
+export const BILLING_EVENT_TYPES = [
+  "subscription.created",
+  "subscription.updated",
+  "subscription.active",
+  "subscription.pastDue",
+  "subscription.past_due",
+  "subscriptionItem.created",
+  "subscriptionItem.updated",
+  "subscriptionItem.active",
+  "subscriptionItem.canceled",
+  "subscriptionItem.upcoming",
+  "subscriptionItem.ended",
+  "subscriptionItem.abandoned",
+  "subscriptionItem.incomplete",
+  "subscriptionItem.pastDue",
+  "subscriptionItem.past_due",
+  "subscriptionItem.freeTrialEnding",
+  "paymentAttempt.created",
+  "paymentAttempt.updated",
+] as const;
+
 /** Every event type this package writes; every other type is acknowledged and ignored. */
 export const EVENT_TYPES: readonly string[] = [
   ...USER_EVENT_TYPES,
   ...ORGANIZATION_EVENT_TYPES,
   ...MEMBERSHIP_EVENT_TYPES,
+  ...BILLING_EVENT_TYPES,
 ];
 
 /** What a delivery is about: the table it writes, or null for an ignored type. */
@@ -109,10 +137,19 @@ export type Delivery =
         data: Record<string, unknown>;
       })
   | (DeliveryBase & MembershipIds & { resource: "membership"; kind: "delete" })
+  | (DeliveryBase & {
+      resource: "billing";
+      kind: "upsert";
+      /** The payer's user or organization, when the event names it. */
+      clerkUserId: string | null;
+      clerkOrgId: string | null;
+      billing: BillingObjects;
+      data: Record<string, unknown>;
+    })
   | (DeliveryBase & { resource?: undefined; kind: "ignore"; clerkUserId: null });
 
-/** Which table a delivery writes; null for an ignored one. */
-export function resourceOf(delivery: Delivery): Resource | null {
+/** Which table a delivery writes (`billing`: the Billing tables); null for an ignored one. */
+export function resourceOf(delivery: Delivery): Resource | "billing" | null {
   return delivery.kind === "ignore" ? null : (delivery.resource ?? "user");
 }
 
@@ -161,6 +198,25 @@ export function decode({ environment, svixId, body }: VerifiedDelivery): Deliver
   }
   const { type, data } = envelope;
   const eventTime = millis(envelope.timestamp);
+  if (isBillingType(type)) {
+    if (!isObject(data) || typeof data.id !== "string" || data.id === "") {
+      throw new InvalidPayloadError(`a ${type} event needs \`data.id\``);
+    }
+    const billing = billingObjects(type, data, eventTime);
+    const { clerkUserId, clerkOrgId } = payerOf(data);
+    return {
+      environment,
+      svixId,
+      type,
+      eventTime,
+      resource: "billing",
+      kind: "upsert",
+      clerkUserId,
+      clerkOrgId,
+      billing,
+      data,
+    };
+  }
   // Each shape is written out, with no `{ ...common, more }`: spreading an object and adding properties to the
   // copy is slow on some Node.js versions, a large share of this function (docs/performance.md).
   if (!EVENT_TYPES.includes(type)) {
@@ -312,19 +368,7 @@ export function userFields(data: Record<string, unknown>, clerkUpdatedAt: number
   };
 }
 
-/**
- * Clerk's timestamps are Unix milliseconds, but its OpenAPI examples give the envelope's in seconds: a value
- * below 10^11 (year 5138 in seconds, 1973 in milliseconds) is read as seconds.
- */
-export function millis(value: unknown): number | null {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) return null;
-  const ms = Math.trunc(value < 1e11 ? value * 1000 : value);
-  // Past JavaScript's Date range (PostgreSQL's timestamptz ends soon after) a value can only be garbage, and
-  // stored it would fail on every retry.
-  return ms <= MAX_DATE_MS ? ms : null;
-}
-
-const MAX_DATE_MS = 8.64e15;
+export { millis };
 
 /**
  * Whether JSON text can go to PostgreSQL verbatim. PostgreSQL refuses `\u0000` and an unpaired surrogate escape;
@@ -342,6 +386,7 @@ export function storableAsIs(json: string): boolean {
 
 const UNSTORABLE_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/;
 
+export type { BillingObjects } from "./decode-billing.js";
 export { storable };
 
 function text(value: unknown): string | null {

@@ -8,7 +8,14 @@ export type { Database, DatabaseOption } from "./db/database.js";
 export { openDatabase } from "./db/database.js";
 export { migrate, migrationsApplied } from "./db/migrate.js";
 export type { MembershipRow, OrganizationRow, UserRow } from "./db/schema.js";
-export type { Delivery, MembershipFields, OrganizationFields, Resource, UserFields } from "./decode.js";
+export type {
+  BillingObjects,
+  Delivery,
+  MembershipFields,
+  OrganizationFields,
+  Resource,
+  UserFields,
+} from "./decode.js";
 export { decode, organizationFields, userFields } from "./decode.js";
 export * from "./errors.js";
 export type { FetchBounds } from "./read-through/fetch-object.js";
@@ -20,6 +27,7 @@ export type {
   MembershipPage,
   OrganizationPage,
 } from "./store/organizations.js";
+export type { CurrentPlan, Payer } from "./store/plans.js";
 export type { ListUsersOptions, UserPage } from "./store/users.js";
 export type {
   ClerkUserSync,

@@ -34,6 +34,7 @@ import {
   type MembershipPage,
   type OrganizationPage,
 } from "./store/organizations.js";
+import { type CurrentPlan, getCurrentPlan, type Payer } from "./store/plans.js";
 import { getUser, type ListUsersOptions, listUsers, type UserPage } from "./store/users.js";
 import { Writer, type WriterOptions } from "./store/writer.js";
 import { createVerifier, type Environment, type Secrets, secretProblems } from "./verify.js";
@@ -64,9 +65,9 @@ export interface SyncEvent {
   type: string;
   outcome: Outcome;
   svixId: string;
-  /** A user event's user, or a membership's member; null otherwise. */
+  /** A user event's user, a membership's member, or a Billing event's paying user; null otherwise. */
   clerkUserId: string | null;
-  /** An organization event's organization, or a membership's; null otherwise. */
+  /** An organization event's organization, a membership's, or a Billing event's paying organization. */
   clerkOrgId: string | null;
   /** A membership event's membership; null otherwise. */
   clerkMembershipId: string | null;
@@ -183,6 +184,18 @@ export interface ClerkUserSync {
    * ```
    */
   ensureOrganization(clerkOrgId: string, options?: EnsureOptions): Promise<OrganizationRow | null>;
+  /**
+   * The Clerk Billing plan a user or an organization is on now (the view `billing_current_plans`): an active
+   * item, or a canceled one inside its period, a paid plan before the default one; null when none is stored or
+   * the payer is deleted. Without `environment`, either instance's (production's first).
+   *
+   * @example
+   * ```ts
+   * const plan = await sync.getCurrentPlan({ organizationId: orgId });
+   * const pro = plan?.planSlug === "pro";
+   * ```
+   */
+  getCurrentPlan(payer: Payer, environment?: Environment): Promise<CurrentPlan | null>;
   /** Stops taking deliveries, waits for those in flight, closes what it opened. */
   close(): Promise<void>;
   /** The database seam, for the service's readiness check, CLI commands and tests. */
@@ -353,6 +366,8 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
         const { clerkMembershipId, clerkOrgId } = delivery;
         Object.assign(event, { clerkMembershipId, clerkOrgId });
         event.membership = await getMembership(database, { clerkMembershipId, environment });
+      } else if (delivery.resource === "billing") {
+        event.clerkOrgId = delivery.clerkOrgId;
       } else if (delivery.clerkUserId !== null) {
         event.user = await getUser(database, { clerkUserId: delivery.clerkUserId, environment });
       }
@@ -372,6 +387,7 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
     listMemberships: (listOptions) => listMemberships(database, listOptions),
     ensureUser: readThrough.ensureUser,
     ensureOrganization: readThrough.ensureOrganization,
+    getCurrentPlan: (payer, environment) => getCurrentPlan(database, payer, environment),
     async close() {
       closing = true;
       // Every handle() in flight finishes first: its commit, its onEvent hook, its answer.

@@ -10,6 +10,7 @@ import {
   routeEnvironment,
   WEBHOOK_SECRET_VARIABLES,
 } from "../service/config.js";
+import type { CurrentPlan, Payer } from "../store/plans.js";
 import {
   type ClerkUserSync,
   type ClerkUserSyncOptions,
@@ -18,7 +19,7 @@ import {
   type Observer,
   type SyncEvent,
 } from "../sync.js";
-import { secretProblems } from "../verify.js";
+import { type Environment, secretProblems } from "../verify.js";
 import { toWebHandler, type WebHandler } from "./web.js";
 
 /**
@@ -123,6 +124,25 @@ export async function ensureOrganization(
 ): Promise<OrganizationRow | null> {
   const { environment, ...rest } = options;
   return (await started(rest)).ensureOrganization(clerkOrgId, { environment });
+}
+
+/**
+ * The plan a user or an organization is on now, from your own tables (see `ClerkUserSync.getCurrentPlan`): for SQL
+ * and jobs as much as for a request, where the session token's `pla` claim also answers. It shares the route's
+ * instance when given the same options.
+ *
+ * @example
+ * ```ts
+ * const { orgId } = await auth();
+ * const plan = orgId ? await getCurrentPlan({ organizationId: orgId }) : null;
+ * ```
+ */
+export async function getCurrentPlan(
+  payer: Payer,
+  options: ClerkUserSyncRouteOptions & { environment?: Environment } = {},
+): Promise<CurrentPlan | null> {
+  const { environment, ...rest } = options;
+  return (await started(rest)).getCurrentPlan(payer, environment);
 }
 
 async function started(options: ClerkUserSyncRouteOptions): Promise<ClerkUserSync> {

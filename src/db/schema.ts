@@ -1,5 +1,18 @@
 import { sql } from "drizzle-orm";
-import { check, index, integer, jsonb, pgTable, text, timestamp, unique, uuid } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  unique,
+  uuid,
+} from "drizzle-orm/pg-core";
 
 /**
  * The application's users, one row per Clerk user and instance. Join it in your own Drizzle queries. Its pages
@@ -255,3 +268,136 @@ export const leases = pgTable("leases", {
   holder: text("holder").notNull(),
   expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
 });
+
+/**
+ * Clerk Billing's tables (docs/billing.md). Each row keeps the object's `raw_payload` whole, since Billing's shapes
+ * still change, and its version: `clerk_updated_at` (the object's `updated_at`, or the event's time when it has
+ * none), ties broken by `clerk_event_at` (the envelope's `timestamp` of the event that wrote it). No billing object is
+ * ever deleted by Clerk, so these tables have no tombstones; the view `billing_current_plans` (migration `0004`)
+ * hides the plans of deleted users and organizations.
+ */
+const billingColumns = () => ({
+  environment: environment(),
+  /** The `data` (or the nested object) of the last applied event. */
+  rawPayload: jsonb("raw_payload").notNull(),
+  clerkCreatedAt: timestamp("clerk_created_at", { withTimezone: true }),
+  clerkUpdatedAt: timestamp("clerk_updated_at", { withTimezone: true }),
+  clerkEventAt: timestamp("clerk_event_at", { withTimezone: true }),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** A payer's Billing subscription (`csub_…`): one per user or organization. */
+export const billingSubscriptions = pgTable(
+  "billing_subscriptions",
+  {
+    clerkSubscriptionId: text("clerk_subscription_id").notNull(),
+    /** `payer_id` (`cpayer_…`). */
+    payerId: text("payer_id"),
+    /** `payer.user_id`, when a user pays. */
+    clerkUserId: text("clerk_user_id"),
+    /** `payer.organization_id`, when an organization pays. */
+    clerkOrgId: text("clerk_org_id"),
+    status: text("status"),
+    activeAt: timestamp("active_at", { withTimezone: true }),
+    canceledAt: timestamp("canceled_at", { withTimezone: true }),
+    endedAt: timestamp("ended_at", { withTimezone: true }),
+    pastDueAt: timestamp("past_due_at", { withTimezone: true }),
+    ...billingColumns(),
+  },
+  (t) => [
+    primaryKey({ name: "billing_subscriptions_pkey", columns: [t.environment, t.clerkSubscriptionId] }),
+    index("billing_subscriptions_user_idx").on(t.environment, t.clerkUserId),
+    index("billing_subscriptions_org_idx").on(t.environment, t.clerkOrgId),
+    check("billing_subscriptions_environment_check", sql`${t.environment} in ('development', 'production')`),
+  ],
+);
+
+/** A subscription item (`csub_item_…`): one plan of a payer over a period, in one status. */
+export const billingSubscriptionItems = pgTable(
+  "billing_subscription_items",
+  {
+    clerkItemId: text("clerk_item_id").notNull(),
+    /** The parent subscription, when an event named it (standalone events, or nested in its subscription). */
+    clerkSubscriptionId: text("clerk_subscription_id"),
+    payerId: text("payer_id"),
+    clerkUserId: text("clerk_user_id"),
+    clerkOrgId: text("clerk_org_id"),
+    planId: text("plan_id"),
+    planSlug: text("plan_slug"),
+    /** `active`, `canceled`, `upcoming`, `ended`, `past_due`, …: stored as Clerk sends it. */
+    status: text("status"),
+    isFreeTrial: boolean("is_free_trial"),
+    /** `interval`, or `plan_period` in older payloads: `month` or `annual`. */
+    interval: text("interval"),
+    periodStart: timestamp("period_start", { withTimezone: true }),
+    /** Null for the default plan's item (which has no end). */
+    periodEnd: timestamp("period_end", { withTimezone: true }),
+    /** `seats.quantity`; null when unlimited or not seat-based. */
+    seats: integer("seats"),
+    ...billingColumns(),
+  },
+  (t) => [
+    primaryKey({ name: "billing_subscription_items_pkey", columns: [t.environment, t.clerkItemId] }),
+    index("billing_subscription_items_user_idx").on(t.environment, t.clerkUserId),
+    index("billing_subscription_items_org_idx").on(t.environment, t.clerkOrgId),
+    check(
+      "billing_subscription_items_environment_check",
+      sql`${t.environment} in ('development', 'production')`,
+    ),
+  ],
+);
+
+/** The instance's plans (`cplan_…`), from the Backend API: Clerk sends no plan events. */
+export const billingPlans = pgTable(
+  "billing_plans",
+  {
+    clerkPlanId: text("clerk_plan_id").notNull(),
+    slug: text("slug"),
+    name: text("name"),
+    /** The free plan every payer falls back to: a payer's other plan is preferred (`billing_current_plans`). */
+    isDefault: boolean("is_default"),
+    /** `user` or `org`. */
+    forPayerType: text("for_payer_type"),
+    ...billingColumns(),
+  },
+  (t) => [
+    primaryKey({ name: "billing_plans_pkey", columns: [t.environment, t.clerkPlanId] }),
+    check("billing_plans_environment_check", sql`${t.environment} in ('development', 'production')`),
+  ],
+);
+
+/** A payment attempt (`pa_…`): `pending`, then `paid` or `failed`. */
+export const billingPaymentAttempts = pgTable(
+  "billing_payment_attempts",
+  {
+    clerkPaymentAttemptId: text("clerk_payment_attempt_id").notNull(),
+    /** `payment_id` (`cpa_…`): what a subscription's `latest_payment_id` names. */
+    paymentId: text("payment_id"),
+    statementId: text("statement_id"),
+    payerId: text("payer_id"),
+    clerkUserId: text("clerk_user_id"),
+    clerkOrgId: text("clerk_org_id"),
+    status: text("status"),
+    /** `checkout` or `recurring`. */
+    chargeType: text("charge_type"),
+    /** `totals.grand_total.amount`, in the currency's smallest unit. */
+    amount: bigint("amount", { mode: "number" }),
+    currency: text("currency"),
+    paidAt: timestamp("paid_at", { withTimezone: true }),
+    failedAt: timestamp("failed_at", { withTimezone: true }),
+    ...billingColumns(),
+  },
+  (t) => [
+    primaryKey({
+      name: "billing_payment_attempts_pkey",
+      columns: [t.environment, t.clerkPaymentAttemptId],
+    }),
+    index("billing_payment_attempts_user_idx").on(t.environment, t.clerkUserId),
+    index("billing_payment_attempts_org_idx").on(t.environment, t.clerkOrgId),
+    check(
+      "billing_payment_attempts_environment_check",
+      sql`${t.environment} in ('development', 'production')`,
+    ),
+  ],
+);

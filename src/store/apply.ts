@@ -1,7 +1,11 @@
 import type { Database } from "../db/database.js";
 import { lockedTransaction } from "../db/sql.js";
 import { type Delivery, type Resource, resourceOf, storableAsIs } from "../decode.js";
+import { BILLING_APPLY, billingLockKey } from "./billing.js";
 import { lockKeys, SHAPES, STATEMENTS } from "./shapes.js";
+
+/** What one statement of a batch writes: a resource's table, or the Billing tables. */
+type Run = Resource | "billing";
 
 /**
  * What a delivery did, part of the HTTP contract:
@@ -27,14 +31,14 @@ export type Applicable = Delivery & { readonly body?: string };
  *    (no deadlocks) in their own statement, so that the next statement's snapshot already sees whatever a
  *    competing transaction committed: a user event locks its user, an organization event its organization, a
  *    membership event the membership, its organization and its user (so it serialises with their deletes, which
- *    cascade to memberships).
- * 2. The batch is cut into maximal runs of one resource (users, organizations, memberships; an ignored delivery
- *    joins the run it is in) and each run is one statement, in order, in the same transaction and round trip: a
- *    statement sees what the ones before it wrote. A statement decides every outcome of its run from its snapshot
- *    and the run itself (a delivery already logged is a duplicate; a tombstone or an earlier delete in the run
- *    makes an event stale; an upsert applies only when its `updated_at` is newer than the stored one and every
- *    earlier one in the run), then writes the final state of each object, the tombstones, the cascades and the
- *    delivery log. A batch of user events alone is one statement, as it always was.
+ *    cascade to memberships), a Billing event every subscription, item and payment attempt it writes.
+ * 2. The batch is cut into maximal runs of one resource (users, organizations, memberships, Billing; an ignored
+ *    delivery joins the run it is in) and each run is one statement, in order, in the same transaction and round
+ *    trip: a statement sees what the ones before it wrote. A statement decides every outcome of its run from its
+ *    snapshot and the run itself (a delivery already logged is a duplicate; a tombstone or an earlier delete in
+ *    the run makes an event stale; an upsert applies only when its `updated_at` is newer than the stored one and
+ *    every earlier one in the run), then writes the final state of each object, the tombstones, the cascades and
+ *    the delivery log. A batch of user events alone is one statement, as it always was.
  *
  * The whole transaction is one round trip: each run travels as one JSON document, the parameter of its statement
  * ({@link lockedTransaction}); the statements are built from each resource's shape (src/store/shapes.ts).
@@ -46,7 +50,7 @@ export async function applyBatch(
 ): Promise<Outcome[]> {
   const keys = [...new Set(batch.flatMap((q) => q.keys))];
   const steps = runs(batch).map(({ resource, rows }) => ({
-    statement: STATEMENTS[resource].apply,
+    statement: resource === "billing" ? BILLING_APPLY : STATEMENTS[resource].apply,
     values: [`[${rows.join(",")}]`],
   }));
   const outcomes = (await lockedTransaction(db, keys, steps, { timeoutMs })) as {
@@ -64,7 +68,7 @@ export async function applyBatch(
 export interface Queued {
   readonly delivery: Applicable;
   /** The statement its row is for: its resource's, or the users' for an ignored delivery (see {@link runs}). */
-  readonly resource: Resource;
+  readonly resource: Run;
   /** Its row of the batch, JSON text without its place in the batch (`o`), which is known only when it goes. */
   readonly row: string;
   /** The advisory locks it needs. */
@@ -83,6 +87,13 @@ function deliveryLockKeys(d: Applicable): string[] {
   switch (d.resource) {
     case "organization":
       return [message, ...lockKeys(SHAPES.organization, d.environment, { g: d.clerkOrgId })];
+    case "billing": {
+      const { subscriptions, items, attempts } = d.billing;
+      const ids = [...subscriptions, ...items, ...attempts].map(({ id }) =>
+        billingLockKey(d.environment, id),
+      );
+      return [message, ...ids];
+    }
     case "membership":
       return [
         message,
@@ -103,9 +114,9 @@ function deliveryLockKeys(d: Applicable): string[] {
  * run in two, and its row is rebuilt for that run's statement when it is not the users'; a batch of ignored
  * deliveries alone is one run of users.
  */
-function runs(batch: readonly Queued[]): { resource: Resource; rows: string[] }[] {
+function runs(batch: readonly Queued[]): { resource: Run; rows: string[] }[] {
   const first = batch.map((p) => resourceOf(p.delivery)).find((r) => r !== null) ?? "user";
-  const list: { resource: Resource; rows: string[] }[] = [];
+  const list: { resource: Run; rows: string[] }[] = [];
   batch.forEach(({ delivery, resource: own, row }, o) => {
     const resource = resourceOf(delivery) ?? list.at(-1)?.resource ?? first;
     const text = `{"o":${o},${(resource === own ? row : ROWS[resource](delivery)).slice(1)}`;
@@ -137,17 +148,16 @@ function withData(row: string, d: Applicable): string {
  * One delivery as each statement below reads it, as JSON text (short keys: a run is one JSON document), without
  * its place in the batch: {@link runs} puts `o` first.
  */
-const ROWS: Record<Resource, (d: Applicable) => string> = {
+const ROWS: Record<Run, (d: Applicable) => string> = {
   user(d) {
     // The hot path (every user event): one object literal, keys in the statement's order.
-    const user =
-      d.kind === "upsert" && d.resource !== "organization" && d.resource !== "membership" ? d.user : null;
+    const user = d.kind === "upsert" && (d.resource === undefined || d.resource === "user") ? d.user : null;
     const row = JSON.stringify({
       e: d.environment,
       s: d.svixId,
       t: d.type,
       k: d.kind,
-      u: d.resource === "organization" ? null : d.clerkUserId,
+      u: d.resource === "organization" || d.resource === "billing" ? null : d.clerkUserId,
       ts: d.eventTime,
       v: user?.clerkUpdatedAt ?? null,
       c: user?.clerkCreatedAt ?? null,
@@ -185,5 +195,15 @@ const ROWS: Record<Resource, (d: Applicable) => string> = {
       r: fields?.role ?? null,
     });
     return withData(row, d);
+  },
+  billing(d) {
+    // Each object carries its own payload (`raw`), so the event's `data` is not sent again.
+    const billing = d.resource === "billing" ? d : null;
+    return JSON.stringify({
+      ...envelope(d),
+      u: billing?.clerkUserId ?? null,
+      g: billing?.clerkOrgId ?? null,
+      x: billing?.billing ?? null,
+    });
   },
 };

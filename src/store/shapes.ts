@@ -2,6 +2,7 @@ import { LOCK } from "../db/sql.js";
 import { type Statement, statement } from "../db/statements.js";
 import type { Resource } from "../decode.js";
 import type { Environment } from "../verify.js";
+import { BILLING_APPLY } from "./billing.js";
 import { membershipLockKey, organizationLockKey, userLockKey } from "./locks.js";
 
 /**
@@ -308,4 +309,5 @@ export const STATEMENTS: Readonly<
 export const STORED: readonly Statement[] = [
   LOCK,
   ...Object.values(STATEMENTS).flatMap(({ apply, listed, prune }) => [apply, listed, prune]),
+  BILLING_APPLY,
 ];

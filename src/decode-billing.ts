@@ -1,0 +1,188 @@
+import { InvalidPayloadError } from "./errors.js";
+import { millis } from "./millis.js";
+
+/**
+ * Clerk Billing events, read defensively: Billing's API is still experimental and its payloads have changed shape
+ * (docs/billing.md). Every field is optional here; what is kept whole is the object's payload.
+ */
+
+/**
+ * One Billing object to write: its id, its version (`v`: its `updated_at`, or the event's time when that is 0 or
+ * missing), its creation time (`c`), its columns by name (`src/store/billing.ts` lists them), its payload (`raw`).
+ */
+export type BillingObject = {
+  id: string;
+  v: number;
+  c: number | null;
+  raw: Record<string, unknown>;
+} & Record<string, unknown>;
+
+/**
+ * The objects one Billing event writes, by table.
+ *
+ * @example
+ * ```ts
+ * const delivery = decode(verified);
+ * if (delivery.resource === "billing") delivery.billing.items.map((item) => item.status);
+ * ```
+ */
+export interface BillingObjects {
+  subscriptions: BillingObject[];
+  items: BillingObject[];
+  attempts: BillingObject[];
+}
+
+/** The payer's ids in an event's `data`: Clerk sends `""` (webhooks) or null (Backend API) for the unused side. */
+interface Payer {
+  payerId: string | null;
+  clerkUserId: string | null;
+  clerkOrgId: string | null;
+}
+
+/** Whether `type` is a Billing event: any type of its three objects, known or new. */
+export function isBillingType(type: string): boolean {
+  return PREFIXES.some((prefix) => type.startsWith(prefix) && type.length > prefix.length);
+}
+
+const PREFIXES = ["subscription.", "subscriptionItem.", "paymentAttempt."];
+
+/**
+ * The objects a Billing event writes. A subscription event writes the subscription and each of its nested
+ * `items[]` with its own version (an item without one takes the event's time); the items nested in a payment
+ * attempt are another, older shape without versions and never change an item. Throws {@link InvalidPayloadError}
+ * when neither the object nor the envelope gives a version.
+ */
+export function billingObjects(
+  type: string,
+  data: Record<string, unknown>,
+  eventTime: number | null,
+): BillingObjects {
+  const version = versionOf(data, eventTime);
+  if (version === null) {
+    throw new InvalidPayloadError(
+      `a ${type} event needs \`data.updated_at\` (or the envelope's \`timestamp\`)`,
+    );
+  }
+  const payer = payerOf(data);
+  if (type.startsWith("subscriptionItem."))
+    return { subscriptions: [], items: [item(data, version, payer, null)], attempts: [] };
+  if (type.startsWith("paymentAttempt."))
+    return { subscriptions: [], items: [], attempts: [attempt(data, version, payer)] };
+  const nested = Array.isArray(data.items) ? data.items.filter(hasId) : [];
+  const items = nested.map((entry) =>
+    item(entry, versionOf(entry, eventTime) ?? version, payer, data.id as string),
+  );
+  return { subscriptions: [subscription(data, version, payer)], items, attempts: [] };
+}
+
+/** The payer an event's object names (`payer.user_id` or `payer.organization_id`, `payer_id` or `payer.id`). */
+export function payerOf(data: Record<string, unknown>): Payer {
+  const payer = isObject(data.payer) ? data.payer : {};
+  return {
+    payerId: id(data.payer_id) ?? id(payer.id),
+    clerkUserId: id(payer.user_id),
+    clerkOrgId: id(payer.organization_id),
+  };
+}
+
+function subscription(data: Record<string, unknown>, v: number, payer: Payer): BillingObject {
+  return {
+    id: data.id as string,
+    v,
+    c: instant(data.created_at),
+    raw: data,
+    payer_id: payer.payerId,
+    clerk_user_id: payer.clerkUserId,
+    clerk_org_id: payer.clerkOrgId,
+    status: text(data.status),
+    active_at: instant(data.active_at),
+    canceled_at: instant(data.canceled_at),
+    ended_at: instant(data.ended_at),
+    past_due_at: instant(data.past_due_at),
+  };
+}
+
+/** An item, standalone or nested in its subscription (`parent`: then its payer and subscription are the parent's). */
+function item(
+  data: Record<string, unknown>,
+  v: number,
+  parentPayer: Payer,
+  parent: string | null,
+): BillingObject {
+  const own = payerOf(data);
+  const payer =
+    own.clerkUserId !== null || own.clerkOrgId !== null ? own : { ...parentPayer, ...defined(own) };
+  const plan = isObject(data.plan) ? data.plan : {};
+  const seats = isObject(data.seats) ? data.seats.quantity : null;
+  return {
+    id: data.id as string,
+    v,
+    c: instant(data.created_at),
+    raw: data,
+    clerk_subscription_id: id(data.subscription_id) ?? parent,
+    payer_id: payer.payerId,
+    clerk_user_id: payer.clerkUserId,
+    clerk_org_id: payer.clerkOrgId,
+    plan_id: id(data.plan_id) ?? id(plan.id),
+    plan_slug: text(plan.slug),
+    status: text(data.status),
+    is_free_trial: typeof data.is_free_trial === "boolean" ? data.is_free_trial : null,
+    interval: text(data.interval) ?? text(data.plan_period),
+    period_start: instant(data.period_start),
+    // A default plan's item had a negative `period_end` before Clerk sent null: both mean no end.
+    period_end: instant(data.period_end),
+    seats: Number.isSafeInteger(seats) ? seats : null,
+  };
+}
+
+function attempt(data: Record<string, unknown>, v: number, payer: Payer): BillingObject {
+  const totals = isObject(data.totals) ? data.totals : {};
+  const total = isObject(totals.grand_total) ? totals.grand_total : {};
+  return {
+    id: data.id as string,
+    v,
+    c: instant(data.created_at),
+    raw: data,
+    payment_id: id(data.payment_id),
+    statement_id: id(data.statement_id),
+    payer_id: payer.payerId,
+    clerk_user_id: payer.clerkUserId,
+    clerk_org_id: payer.clerkOrgId,
+    status: text(data.status),
+    charge_type: text(data.charge_type) ?? text(data.type),
+    amount: Number.isSafeInteger(total.amount) ? total.amount : null,
+    currency: text(total.currency),
+    paid_at: instant(data.paid_at),
+    failed_at: instant(data.failed_at),
+  };
+}
+
+/** `updated_at`, unless 0 or missing (older Backend API versions sent 0): then the event's time. */
+function versionOf(data: Record<string, unknown>, eventTime: number | null): number | null {
+  return millis(data.updated_at) || eventTime;
+}
+
+/** A time in Unix milliseconds; 0 and negative values (Clerk's old "no end") are none. */
+function instant(value: unknown): number | null {
+  return millis(value) || null;
+}
+
+function defined(payer: Payer): Partial<Payer> {
+  return Object.fromEntries(Object.entries(payer).filter(([, value]) => value !== null));
+}
+
+function hasId(value: unknown): value is Record<string, unknown> & { id: string } {
+  return isObject(value) && typeof value.id === "string" && value.id !== "";
+}
+
+function id(value: unknown): string | null {
+  return typeof value === "string" && value !== "" ? value : null;
+}
+
+function text(value: unknown): string | null {
+  return typeof value === "string" ? value : null;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

@@ -1,0 +1,13 @@
+/**
+ * Clerk's timestamps are Unix milliseconds, but its OpenAPI examples give the envelope's in seconds: a value
+ * below 10^11 (year 5138 in seconds, 1973 in milliseconds) is read as seconds.
+ */
+export function millis(value: unknown): number | null {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) return null;
+  const ms = Math.trunc(value < 1e11 ? value * 1000 : value);
+  // Past JavaScript's Date range (PostgreSQL's timestamptz ends soon after) a value can only be garbage, and
+  // stored it would fail on every retry.
+  return ms <= MAX_DATE_MS ? ms : null;
+}
+
+const MAX_DATE_MS = 8.64e15;
