@@ -25,6 +25,8 @@ listen_port = $port
 unix_socket_dir =
 auth_type = trust
 auth_file = $dir/userlist.txt
+; roles not listed there (a test's own) are looked up in PostgreSQL as this user
+auth_user = postgres
 pool_mode = $mode
 default_pool_size = 5
 max_client_conn = 1000

@@ -58,14 +58,16 @@ describe.runIf(pooled)("through a transaction pooler", () => {
   });
 
   it("migrates sixteen instances starting at once: all finish, and no connection is left waiting on a lock", async () => {
-    const databases = await Promise.all(
-      Array.from({ length: 16 }, () => openDatabase(db.database, { pool: { max: 1 } })),
-    );
-    try {
-      await Promise.all(databases.map((d) => migrate(d)));
-    } finally {
-      await Promise.all(databases.map((d) => d.close()));
-    }
+    // Each as `clerk-user-sync migrate` would: open, migrate, close (a session pooler frees its connection then).
+    const once = async () => {
+      const database = await openDatabase(db.database, { pool: { max: 1 } });
+      try {
+        await migrate(database);
+      } finally {
+        await database.close();
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, once));
     const { rows } = await direct.query(
       "select count(*)::int as n from pg_locks where locktype = 'advisory' or not granted",
     );
