@@ -9,8 +9,7 @@ import {
   type BillingListedResults,
   type ListedResult,
 } from "./apply.js";
-import type { BackfillCounts, Run } from "./backfill.js";
-import type { PayerKind } from "./clerk-api.js";
+import type { ClerkApi, PayerKind } from "./clerk-api.js";
 import { BillingDisabled } from "./errors.js";
 
 /**
@@ -19,8 +18,17 @@ import { BillingDisabled } from "./errors.js";
  * never deletes a Billing object (docs/billing.md).
  */
 
+/** What the Billing walk needs of the backfill running it. */
+export interface Run {
+  options: { db: Database; environment: Environment; api: ClerkApi; dryRun?: boolean };
+  /** Objects per listing request, and payers per transaction. */
+  pageSize: number;
+  /** Reports where the backfill stands. */
+  report(): void;
+}
+
 /** Where the Billing backfill stands. Its counts are over every object written: plans, items, subscriptions. */
-export interface BillingProgress extends BackfillCounts {
+export interface BillingProgress extends Record<ListedResult, number> {
   /** `disabled`: the instance has no Billing (its endpoints answered so); skipped, not a failure. */
   state: "pending" | "listing" | "listed" | "disabled";
   /** What is being listed: the plans, the items, then each payer's subscription. */
