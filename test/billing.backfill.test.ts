@@ -1,4 +1,5 @@
 import { Writable } from "node:stream";
+import pg from "pg";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type BackfillOptions, type BackfillProgress, backfill } from "../src/backfill/backfill.js";
@@ -7,6 +8,7 @@ import { ClerkApiError } from "../src/backfill/errors.js";
 import { formatSummary } from "../src/backfill/progress.js";
 import { openDatabase } from "../src/db/database.js";
 import { startReconcile } from "../src/reconcile/scheduler.js";
+import { billingLockKey } from "../src/store/billing.js";
 import { getCurrentPlan } from "../src/store/plans.js";
 import { backends } from "./support/backends.js";
 import { cli } from "./support/cli.js";
@@ -305,8 +307,9 @@ describe.each(await backends())("the Billing backfill on $name", (backend) => {
     );
 
     const summary = await run({ only: ["billing"] });
-    // Pro: stale twice (the list and the subscription's nested copy); free: unchanged twice.
-    expect(summary.billing).toMatchObject({ stale: 2 });
+    // Pro: stale twice (the list and the subscription's nested copy); free: unchanged twice, as are the other two
+    // items' nested copies; created: 3 plans, 2 items, 3 subscriptions.
+    expect(summary.billing).toMatchObject({ created: 8, updated: 0, unchanged: 4, stale: 2 });
     const after = await rows(
       "billing_subscription_items",
       "clerk_item_id",
@@ -323,6 +326,42 @@ describe.each(await backends())("the Billing backfill on $name", (backend) => {
     // A canceled plan keeps its features until its period ends.
     expect(await getCurrentPlan(db(), { userId: u0 })).toMatchObject({ planSlug: "pro", status: "canceled" });
   });
+
+  it.runIf(backend.name === "postgres")(
+    "waits for the lock a webhook writing the same item holds, and commits after it",
+    async () => {
+      billingInstance(fake);
+      await run({ only: ["users", "organizations"] });
+      // A webhook's transaction for item 2 is under way: it holds the item's lock until it commits.
+      const webhook = new pg.Client({ connectionString: h.db.database });
+      await webhook.connect();
+      let done = false;
+      let backfilling: Promise<void> | undefined;
+      try {
+        await webhook.query("begin");
+        await webhook.query("select pg_advisory_xact_lock(hashtextextended($1, 0))", [
+          billingLockKey("development", "csub_item_0002"),
+        ]);
+        backfilling = run({ only: ["billing"] }).then(() => {
+          done = true;
+        });
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        // The first page of items (4 and 3: newest first) is written; the second, with item 2, waits.
+        expect(done).toBe(false);
+        expect(await rows("billing_subscription_items", "clerk_item_id", "clerk_item_id")).toEqual([
+          { clerk_item_id: "csub_item_0003" },
+          { clerk_item_id: "csub_item_0004" },
+        ]);
+        await webhook.query("commit");
+        await backfilling;
+      } finally {
+        await webhook.end();
+        await backfilling?.catch(() => {});
+      }
+      expect(done).toBe(true);
+      expect(await rows("billing_subscription_items", "clerk_item_id", "clerk_item_id")).toHaveLength(4);
+    },
+  );
 
   it("the CLI: `backfill --env production --only billing`, with progress lines, a summary and exit 0", async () => {
     const test = await backend.create();
