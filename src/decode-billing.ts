@@ -75,6 +75,51 @@ export function billingObjects(
   return { subscriptions: [subscription(data, version, payer)], items, attempts: [] };
 }
 
+/**
+ * The objects a subscription read from the Backend API writes (`GET /v1/{users|organizations}/{id}/billing/subscription`):
+ * the subscription and each of its nested `subscription_items` (`items` in older versions), each with its own
+ * {@link listedVersion}. The API's subscription names no payer beyond `payer_id`: `owner` is whom it was asked for.
+ */
+export function listedSubscription(
+  data: Record<string, unknown>,
+  owner: { clerkUserId: string | null; clerkOrgId: string | null },
+): BillingObjects {
+  const payer = { ...payerOf(data), ...owner };
+  const nested = [data.subscription_items, data.items].find(Array.isArray) ?? [];
+  const items = nested
+    .filter(hasId)
+    .map((entry) => item(entry, listedVersion(entry), payer, data.id as string));
+  return { subscriptions: [subscription(data, listedVersion(data), payer)], items, attempts: [] };
+}
+
+/**
+ * A subscription item from the Backend API's instance-wide list: it names its payer (`payer`, when sent, and
+ * `payer_id`) but not its subscription, which a stored row keeps.
+ */
+export function listedItem(data: Record<string, unknown> & { id: string }): BillingObject {
+  return item(data, listedVersion(data), payerOf(data), null);
+}
+
+/**
+ * A listed object's version: its `updated_at`; else (the API's item may omit it) its `created_at`, else 0. A listed
+ * object carries no envelope, so no event time: a stored state of the same version keeps its place.
+ */
+export function listedVersion(data: Record<string, unknown>): number {
+  return millis(data.updated_at) || millis(data.created_at) || 0;
+}
+
+/** A Billing plan's row (`GET /v1/billing/plans`): plans have no version and no events; the list is the truth. */
+export function planFields(data: Record<string, unknown> & { id: string }): Record<string, unknown> {
+  return {
+    id: data.id,
+    raw: data,
+    slug: text(data.slug),
+    name: text(data.name),
+    is_default: typeof data.is_default === "boolean" ? data.is_default : null,
+    for_payer_type: text(data.for_payer_type),
+  };
+}
+
 /** The payer an event's object names (`payer.user_id` or `payer.organization_id`, `payer_id` or `payer.id`). */
 export function payerOf(data: Record<string, unknown>): Payer {
   const payer = isObject(data.payer) ? data.payer : {};

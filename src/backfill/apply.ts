@@ -1,6 +1,17 @@
 import type { Database } from "../db/database.js";
 import { lockedTransaction } from "../db/sql.js";
-import { millis, organizationFields, type Resource, storable, storableAsIs, userFields } from "../decode.js";
+import type { Step } from "../db/statements.js";
+import {
+  type BillingObjects,
+  millis,
+  organizationFields,
+  type Resource,
+  storable,
+  storableAsIs,
+  userFields,
+} from "../decode.js";
+import { planFields } from "../decode-billing.js";
+import { BILLING_LISTED, BILLING_PLANS_LISTED, billingLockKey } from "../store/billing.js";
 import { lockKeys, SHAPES, STATEMENTS } from "../store/shapes.js";
 import type { Environment } from "../verify.js";
 import type { ClerkMembership, ClerkOrganization, ClerkUser } from "./clerk-api.js";
@@ -169,3 +180,81 @@ const ROWS: Record<Resource, (object: Listed, o: number, e: Environment) => Reco
     };
   },
 };
+
+/** What each listed Billing object did to its table, by kind, in input order (never `tombstoned`: see docs/billing.md). */
+export type BillingListedResults = Record<keyof BillingObjects, ListedResult[]>;
+
+/**
+ * Writes Billing objects listed by the Backend API (a page of items, or the subscriptions of a run of payers with
+ * their items) in one transaction, under the same per-object advisory locks as a webhook writing them, through one
+ * stored statement built from the Billing shapes: an object replaces a stored row only when its version is newer;
+ * at the same version the stored row stays (a listed object has no envelope time), only filling in the links it
+ * lacks. `also`: more steps of the same transaction (the walk's checkpoint).
+ *
+ * @example
+ * ```ts
+ * const results = await applyBillingListed(db, "production", { subscriptions: [], items, attempts: [] });
+ * ```
+ */
+export async function applyBillingListed(
+  db: Database,
+  environment: Environment,
+  objects: BillingObjects,
+  { dryRun = false, also = [] }: { dryRun?: boolean; also?: readonly Step[] } = {},
+): Promise<BillingListedResults> {
+  const kinds = ["subscriptions", "items", "attempts"] as const;
+  const rows = Object.fromEntries(
+    kinds.map((k) => [
+      k,
+      (storable(objects[k]) as BillingObjects[typeof k]).map((object, o) => ({
+        ...object,
+        o,
+        e: environment,
+      })),
+    ]),
+  );
+  const ids = kinds.flatMap((k) => objects[k].map(({ id }) => billingLockKey(environment, id)));
+  const results: BillingListedResults = { subscriptions: [], items: [], attempts: [] };
+  const steps = ids.length > 0 ? [{ statement: BILLING_LISTED, values: [JSON.stringify(rows)] }] : [];
+  if (steps.length + also.length === 0) return results;
+  const judged = (await lockedTransaction(db, [...new Set(ids)], [...steps, ...also], {
+    rollback: dryRun,
+  })) as { k?: keyof BillingObjects; o?: number; result?: ListedResult }[];
+  for (const { k, o, result } of judged) {
+    if (k !== undefined && o !== undefined && result !== undefined) results[k][o] = result;
+  }
+  return results;
+}
+
+/**
+ * Writes a page of Billing plans (`GET /v1/billing/plans`): plans have no version, so the listed payload replaces
+ * the stored one when it differs (`updated`), else `unchanged`.
+ *
+ * @example
+ * ```ts
+ * const results = await applyPlansListed(db, "production", page.rows);
+ * ```
+ */
+export async function applyPlansListed(
+  db: Database,
+  environment: Environment,
+  plans: readonly (Record<string, unknown> & { id: string })[],
+  { dryRun = false }: { dryRun?: boolean } = {},
+): Promise<ListedResult[]> {
+  if (plans.length === 0) return [];
+  const rows = (storable(plans) as typeof plans).map((plan, o) => ({
+    ...planFields(plan),
+    o,
+    e: environment,
+  }));
+  const keys = [...new Set(plans.map(({ id }) => billingLockKey(environment, id)))];
+  const judged = (await lockedTransaction(
+    db,
+    keys,
+    [{ statement: BILLING_PLANS_LISTED, values: [JSON.stringify(rows)] }],
+    { rollback: dryRun },
+  )) as { o: number; result: ListedResult }[];
+  const results: ListedResult[] = [];
+  for (const { o, result } of judged) results[o] = result;
+  return results;
+}

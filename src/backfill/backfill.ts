@@ -2,12 +2,13 @@ import type { Database } from "../db/database.js";
 import { ConfigError } from "../errors.js";
 import type { Environment } from "../verify.js";
 import { applyMemberships, applyOrganizations, applyUsers, type ListedResult } from "./apply.js";
+import { type BillingProgress, billingProgress, listBilling } from "./billing.js";
 import { type ClerkApi, MAX_PAGE_SIZE, type OffsetPage } from "./clerk-api.js";
 import { OrganizationsDisabled, PruneRefusedError } from "./errors.js";
 import { type Prunable, type PrunableResource, planResourcePrune, pruneResource } from "./prune.js";
 
 /** What a backfill can load. */
-export const BACKFILL_RESOURCES = ["users", "organizations", "memberships"] as const;
+export const BACKFILL_RESOURCES = ["users", "organizations", "memberships", "billing"] as const;
 export type BackfillResource = (typeof BACKFILL_RESOURCES)[number];
 
 /** Options of {@link backfill}. */
@@ -18,7 +19,7 @@ export interface BackfillOptions {
   api: ClerkApi;
   /** Rows per request, 1–500 (500). */
   pageSize?: number;
-  /** What to load (all three by default). */
+  /** What to load (everything by default; `billing` asks Clerk once per stored user and organization). */
   only?: readonly BackfillResource[];
   /** Run the same statements, roll them back, and report what they would have done. */
   dryRun?: boolean;
@@ -72,6 +73,8 @@ export interface BackfillProgress extends BackfillCounts {
   only: BackfillResource[];
   organizations: ResourceProgress | null;
   memberships: ResourceProgress | null;
+  /** Clerk Billing's plans, items and subscriptions (null when not asked). */
+  billing: BillingProgress | null;
   /** Users listed and written so far. */
   done: number;
   /** What `GET /v1/users/count` said at the start (users created since may push `done` past it). */
@@ -99,6 +102,12 @@ export async function backfill(options: BackfillOptions): Promise<BackfillProgre
   const run = await begin(options);
   const users = await listUsers(run);
   const listings = await listByOffset(run);
+  if (run.progress.billing) {
+    // Last: its subscriptions are asked for per user and organization stored, so after those are.
+    run.progress.resource = "billing";
+    await listBilling(run, run.progress.billing);
+  }
+  // Billing is never pruned: Clerk deletes no Billing object, and a deleted payer's tombstone hides its plan.
   if (options.prune) {
     run.progress.phase = "pruning";
     if (run.progress.only.includes("users")) await pruneUsers(run, users);
@@ -110,7 +119,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillProgre
 }
 
 /** A backfill under way: its options, where it stands, and how to report it. */
-interface Run {
+export interface Run {
   options: BackfillOptions;
   pageSize: number;
   /** Pages written at once while the next one is fetched. */
@@ -152,6 +161,7 @@ async function begin(options: BackfillOptions): Promise<Run> {
     only,
     organizations: resource("organizations"),
     memberships: resource("memberships"),
+    billing: only.includes("billing") ? billingProgress() : null,
     done: 0,
     total: only.includes("users") ? await api.countUsers() : 0,
     pages: 0,

@@ -1,5 +1,5 @@
 import type { Environment } from "../verify.js";
-import { ClerkApiError, OrganizationsDisabled } from "./errors.js";
+import { BillingDisabled, ClerkApiError, OrganizationsDisabled } from "./errors.js";
 
 /** A Clerk User object as the Backend API returns it (snake_case, the same shape as a webhook's `data`). */
 export type ClerkUser = Record<string, unknown> & { id: string; updated_at: number };
@@ -14,6 +14,15 @@ export type ClerkMembership = Record<string, unknown> & {
   organization: { id: string };
   public_user_data: { user_id: string };
 };
+
+/**
+ * A Clerk Billing object as the Backend API returns it (a plan, a subscription item, a subscription): only its `id`
+ * is relied upon; Billing's API is experimental, the rest is read defensively (src/decode-billing.ts).
+ */
+export type ClerkBillingObject = Record<string, unknown> & { id: string };
+
+/** Whose subscription `GET /v1/{users|organizations}/{id}/billing/subscription` reads. */
+export type PayerKind = "user" | "organization";
 
 /** One page of an offset listing (`{ data, total_count }`) and where it stood. */
 export interface OffsetPage<T> {
@@ -197,21 +206,8 @@ export class ClerkApi {
     const seen = new Set<string>();
     let offset = 0;
     for (;;) {
-      const query = new URLSearchParams({
-        limit: String(pageSize),
-        offset: String(offset),
-        order_by: "+created_at",
-      });
-      const { body } = await this.#get(`${path}?${query}`);
-      const page = body as { data?: unknown; total_count?: unknown };
-      const totalCount = page?.total_count;
-      if (!Array.isArray(page?.data) || !page.data.every(valid) || typeof totalCount !== "number") {
-        throw new ClerkApiError(
-          "clerk_bad_response",
-          `GET ${path}: expected { data: [${what}], total_count }`,
-        );
-      }
-      const rows = page.data as T[];
+      const query = { limit: String(pageSize), offset: String(offset), order_by: "+created_at" };
+      const { rows, totalCount } = await this.#offsetPage(path, query, valid, what);
       progressed(`GET ${path}`, rows, pageSize, seen);
       if (rows.length > 0 && offset >= totalCount) {
         throw new ClerkApiError(
@@ -225,8 +221,88 @@ export class ClerkApi {
     }
   }
 
-  async #get(path: string): Promise<{ body: unknown; json: string }> {
-    const route = `GET ${path.split("?")[0]}`;
+  /** Every Billing plan of the instance (`GET /v1/billing/plans`, users' and organizations'), page by page. */
+  billingPlanPages({ pageSize = MAX_PAGE_SIZE } = {}): AsyncGenerator<OffsetPage<ClerkBillingObject>> {
+    return this.#billingPages("/v1/billing/plans", pageSize, {}, "Plan objects");
+  }
+
+  /** Every subscription item of the instance, the default (free) plan's included, page by page. */
+  billingItemPages({ pageSize = MAX_PAGE_SIZE } = {}): AsyncGenerator<OffsetPage<ClerkBillingObject>> {
+    return this.#billingPages(
+      "/v1/billing/subscription_items",
+      pageSize,
+      { include_free: "true" },
+      "SubscriptionItem objects",
+    );
+  }
+
+  /**
+   * `GET /v1/{users|organizations}/{id}/billing/subscription`: the payer's subscription, its items nested in
+   * `subscription_items`; null when Clerk has none for it (404).
+   */
+  async payerSubscription(kind: PayerKind, id: string): Promise<ClerkBillingObject | null> {
+    const path = `/v1/${kind === "user" ? "users" : "organizations"}/${encodeURIComponent(id)}/billing/subscription`;
+    const answer = await this.#get(path, { missing: true });
+    if (answer === null) return null;
+    if (!isBillingObject(answer.body)) {
+      throw new ClerkApiError(
+        "clerk_bad_response",
+        `GET /v1/${kind === "user" ? "users" : "organizations"}/{id}/billing/subscription: expected a Subscription object with a string \`id\``,
+      );
+    }
+    return answer.body;
+  }
+
+  /**
+   * A Billing listing: offset pages, newest first (Clerk offers no other order), so an object created during the walk
+   * shifts the later pages and one row comes twice: tolerated (nothing is pruned from it), but a full page with nothing
+   * new is an API that does not advance (`clerk_api_inconsistent`). A page shorter than the limit is the last.
+   */
+  async *#billingPages(
+    path: string,
+    pageSize: number,
+    extra: Record<string, string>,
+    what: string,
+  ): AsyncGenerator<OffsetPage<ClerkBillingObject>> {
+    const seen = new Set<string>();
+    let offset = 0;
+    for (;;) {
+      const query = { ...extra, limit: String(pageSize), offset: String(offset) };
+      const { rows, totalCount } = await this.#offsetPage(path, query, isBillingObject, what);
+      if (rows.length > pageSize || (rows.length === pageSize && rows.every(({ id }) => seen.has(id)))) {
+        throw new ClerkApiError(
+          "clerk_api_inconsistent",
+          `GET ${path}: a page of ${rows.length} rows (limit ${pageSize}) brings nothing new (the API does not advance its offset)`,
+        );
+      }
+      for (const { id } of rows) seen.add(id);
+      yield { rows, totalCount, offset };
+      if (rows.length < pageSize) return;
+      offset += rows.length;
+    }
+  }
+
+  /** One page of an offset listing, `{ data, total_count }`, each row checked by `valid`. */
+  async #offsetPage<T>(
+    path: string,
+    query: Record<string, string>,
+    valid: (row: unknown) => row is T,
+    what: string,
+  ): Promise<{ rows: T[]; totalCount: number }> {
+    const { body } = (await this.#get(`${path}?${new URLSearchParams(query)}`)) as { body: unknown };
+    const page = body as { data?: unknown; total_count?: unknown };
+    const totalCount = page?.total_count;
+    if (!Array.isArray(page?.data) || !page.data.every(valid) || typeof totalCount !== "number") {
+      throw new ClerkApiError("clerk_bad_response", `GET ${path}: expected { data: [${what}], total_count }`);
+    }
+    return { rows: page.data as T[], totalCount };
+  }
+
+  async #get(path: string): Promise<{ body: unknown; json: string }>;
+  async #get(path: string, options: { missing: true }): Promise<{ body: unknown; json: string } | null>;
+  async #get(path: string, { missing = false } = {}): Promise<{ body: unknown; json: string } | null> {
+    // Ids stay out of messages: a route names the endpoint, never the user or organization.
+    const route = `GET ${path.split("?")[0]?.replace(/^\/v1\/(users|organizations)\/[^/]+\/billing/, "/v1/$1/{id}/billing")}`;
     for (let attempt = 1; ; attempt++) {
       await this.#acquire();
       let reason: string;
@@ -248,11 +324,13 @@ export class ClerkApi {
             );
           }
         }
-        if (response.status === 403) {
+        if (response.status === 403 || response.status === 404) {
           const text = await response.text().catch(() => "");
           if (text.includes('"organization_not_enabled_in_instance"')) {
             throw new OrganizationsDisabled(route);
           }
+          if (route.includes("/billing") && billingNotEnabled(text)) throw new BillingDisabled(route);
+          if (response.status === 404 && missing) return null;
         } else await response.body?.cancel();
         if (response.status === 401 || response.status === 403) {
           throw new ClerkApiError(
@@ -272,7 +350,12 @@ export class ClerkApi {
         reason = `HTTP ${response.status}`;
         if (response.status === 429) waitMs = retryAfter(response.headers.get("retry-after"), this.#now());
       } catch (error) {
-        if (error instanceof ClerkApiError || error instanceof OrganizationsDisabled) throw error;
+        if (
+          error instanceof ClerkApiError ||
+          error instanceof OrganizationsDisabled ||
+          error instanceof BillingDisabled
+        )
+          throw error;
         reason = networkReason(error);
       }
       if (attempt >= this.#maxAttempts) {
@@ -323,6 +406,27 @@ function progressed(route: string, rows: readonly { id: string }[], limit: numbe
     );
   }
   for (const { id } of rows) seen.add(id);
+}
+
+/**
+ * Whether an error answer of a Billing endpoint says Billing is off: Clerk documents no code for it, so any error code
+ * naming billing or commerce (its former name) that is not about the key.
+ */
+function billingNotEnabled(text: string): boolean {
+  try {
+    const { errors } = JSON.parse(text) as { errors?: { code?: unknown }[] };
+    return (errors ?? []).some(
+      ({ code }) => typeof code === "string" && /billing|commerce/i.test(code) && !/auth/i.test(code),
+    );
+  } catch {
+    return false;
+  }
+}
+
+function isBillingObject(value: unknown): value is ClerkBillingObject {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const { id } = value as Record<string, unknown>;
+  return typeof id === "string" && id !== "";
 }
 
 function isOrganization(value: unknown): value is ClerkOrganization {

@@ -69,6 +69,23 @@ export class OrganizationsDisabled extends Error {
   }
 }
 
+/**
+ * Not a failure either: the instance does not have Clerk Billing turned on. Clerk does not document this answer, so a
+ * 403 or 404 of a Billing endpoint whose error code names billing or commerce is taken for it. The backfill reports
+ * Billing as `disabled` in one line and goes on.
+ *
+ * @example
+ * ```ts
+ * if (error instanceof BillingDisabled) skip("billing");
+ * ```
+ */
+export class BillingDisabled extends Error {
+  constructor(route: string) {
+    super(`${route}: Billing is not enabled in this instance`);
+    this.name = "BillingDisabled";
+  }
+}
+
 /** Why `--prune` removed nothing; {@link PruneRefusedError} carries one. */
 export type PruneRefusal =
   | {

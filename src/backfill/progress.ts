@@ -1,4 +1,5 @@
 import type { BackfillProgress, ResourceProgress } from "./backfill.js";
+import type { BillingProgress } from "./billing.js";
 
 /** Where progress goes: a terminal gets a bar redrawn in place, anything else one line per page. */
 export interface ProgressStream {
@@ -45,7 +46,11 @@ export function progressReporter(
         lastPage = page;
         if (!other) stream.write(`${line(p)}\n`);
         else if (other.state === "disabled") stream.write(`${disabled(p, p.resource)}\n`);
-        else if (other.pages > 0) stream.write(`${resourceLine(p, p.resource, other)}\n`);
+        else if (p.resource === "billing") {
+          if (other.pages > 0 || p.billing?.resumed)
+            stream.write(`${billingLine(p, p.billing as BillingProgress)}\n`);
+        } else if (other.pages > 0)
+          stream.write(`${resourceLine(p, p.resource, other as ResourceProgress)}\n`);
       }
     },
     end() {
@@ -88,10 +93,11 @@ export function formatSummary(
       );
     })
     .join("");
+  const billing = p.billing ? billingSummary(p.billing, verb) : "";
   if (!p.only.includes("users")) {
     const status =
       outcome === "failed" ? "FAILED; the pages written stay written, nothing was pruned" : outcome;
-    return `backfill ${p.environment}${mode}: ${status} in ${seconds(p.elapsedMs)}\n${resources}`;
+    return `backfill ${p.environment}${mode}: ${status} in ${seconds(p.elapsedMs)}\n${resources}${billing}`;
   }
   const status =
     outcome === "failed"
@@ -104,7 +110,8 @@ export function formatSummary(
     `backfill ${p.environment}${mode}: ${status}\n` +
     `  ${verb}created ${p.created}, updated ${p.updated}, unchanged ${p.unchanged}, ` +
     `skipped as stale ${p.stale}, skipped as tombstoned ${p.tombstoned}, pruned ${pruned}\n` +
-    resources
+    resources +
+    billing
   );
 }
 
@@ -113,7 +120,28 @@ function resourceLine(p: BackfillProgress, name: string, r: ResourceProgress): s
 }
 
 function disabled(p: BackfillProgress, name: string): string {
+  if (name === "billing")
+    return `backfill ${p.environment}: billing skipped: Billing is not enabled in this instance`;
   return `backfill ${p.environment}: ${name} skipped: organizations are not enabled in this instance (403 organization_not_enabled_in_instance)`;
+}
+
+function billingLine(p: BackfillProgress, b: BillingProgress): string {
+  const resumed = b.resumed > 0 ? ` (resumed after ${b.resumed})` : "";
+  return (
+    `backfill ${p.environment}: billing ${b.plans} plans, ${b.items} items, ` +
+    `subscriptions of ${b.done}/${b.total} payers${resumed}`
+  );
+}
+
+/** Billing's line of the summary: never pruned, so it says so. */
+function billingSummary(b: BillingProgress, verb: string): string {
+  if (b.state === "disabled") return "  billing: skipped, Billing is not enabled in this instance\n";
+  const resumed = b.resumed > 0 ? `, ${b.resumed} of them by the interrupted run this one resumed` : "";
+  return (
+    `  billing: ${b.plans} plans, ${b.items} items, ${b.subscriptions} subscriptions of ${b.done} payers ` +
+    `(${b.total} stored${resumed}), ${verb}created ${b.created}, updated ${b.updated}, unchanged ${b.unchanged}, ` +
+    `skipped as stale ${b.stale}, never pruned\n`
+  );
 }
 
 const WIDTH = 24;
@@ -122,7 +150,8 @@ function bar(p: BackfillProgress): string {
   if (p.phase === "pruning") return `backfill ${p.environment}: pruning ${p.resource}…`;
   const other = p.resource === "users" ? null : p[p.resource];
   if (other?.state === "disabled") return disabled(p, p.resource);
-  if (other) return resourceLine(p, p.resource, other);
+  if (p.resource === "billing" && p.billing) return billingLine(p, p.billing);
+  if (other) return resourceLine(p, p.resource, other as ResourceProgress);
   const share = p.total > 0 ? Math.min(1, p.done / p.total) : p.phase === "done" ? 1 : 0;
   const filled = Math.round(share * WIDTH);
   return (

@@ -16,9 +16,9 @@ import { type Command, UsageError, withDatabase } from "./command.js";
 /** `clerk-user-sync backfill`: the Backend API's users into the table, then optionally a prune. */
 export const backfillCommand: Command = {
   summary:
-    "load every user, organization and membership of an instance from Clerk's Backend API; --prune removes those Clerk no longer has",
+    "load every user, organization, membership and Billing subscription of an instance from Clerk's Backend API; --prune removes those Clerk no longer has",
   usage:
-    "backfill --env development|production [--only users,organizations,memberships] [--dry-run] [--prune [--force]] [--page-size 1-500]",
+    "backfill --env development|production [--only users,organizations,memberships,billing] [--dry-run] [--prune [--force]] [--page-size 1-500]",
   async run(args, env) {
     const { values } = parseArgs({
       args,

@@ -270,6 +270,29 @@ export const leases = pgTable("leases", {
 });
 
 /**
+ * Where an interrupted backfill walk stopped, so that the next run goes on from there rather than from the start:
+ * the Billing backfill's one request per user and organization (docs/backfill.md). A row exists only while a walk is
+ * unfinished; a complete walk deletes it.
+ */
+export const backfillCheckpoints = pgTable(
+  "backfill_checkpoints",
+  {
+    environment: environment(),
+    /** The walk: `billing_subscriptions`. */
+    job: text("job").notNull(),
+    /** The last position written, in the walk's own order (`user:<id>`, then `organization:<id>`). */
+    position: text("position").notNull(),
+    /** When the walk that wrote it began. */
+    startedAt: timestamp("started_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ name: "backfill_checkpoints_pkey", columns: [t.environment, t.job] }),
+    check("backfill_checkpoints_environment_check", sql`${t.environment} in ('development', 'production')`),
+  ],
+);
+
+/**
  * Clerk Billing's tables (docs/billing.md). Each row keeps the object's `raw_payload` whole, since Billing's shapes
  * still change, and its version: `clerk_updated_at` (the object's `updated_at`, or the event's time when it has
  * none), ties broken by `clerk_event_at` (the envelope's `timestamp` of the event that wrote it). No billing object is

@@ -9,7 +9,7 @@ import type { Environment } from "../verify.js";
 export interface ReconcileResult {
   environment: Environment;
   outcome: "succeeded" | "failed";
-  /** Objects Clerk listed (users, organizations, memberships). */
+  /** Objects Clerk listed (users, organizations, memberships, Billing's plans, items and subscriptions). */
   listed: number;
   /** Drift repaired: rows missing here and written, rows brought up to date, rows Clerk no longer has deleted. */
   created: number;
@@ -22,8 +22,8 @@ export interface ReconcileResult {
 }
 
 /**
- * One reconcile of one instance: the backfill's walk (users, organizations, memberships, through the guarded
- * statements), pruning only when `prune` (with the backfill's safety rules: a complete listing, at most a tenth of
+ * One reconcile of one instance: the backfill's walk (users, organizations, memberships, then Billing when the
+ * instance has it, through the guarded statements), pruning only when `prune` (with the backfill's safety rules: a complete listing, at most a tenth of
  * the rows), recorded in `reconcile_runs` and logged in one line of counts. Never throws: a failure is recorded.
  *
  * @example
@@ -91,12 +91,13 @@ function summarise(
   const parts = [p, p?.organizations, p?.memberships];
   const sum = (pick: (x: NonNullable<(typeof parts)[number]>) => number | null) =>
     parts.reduce((n, x) => n + (x ? (pick(x) ?? 0) : 0), 0);
+  const billing = p?.billing;
   return {
     environment,
     outcome: code === null ? "succeeded" : "failed",
-    listed: sum((x) => x.done),
-    created: sum((x) => x.created),
-    updated: sum((x) => x.updated),
+    listed: sum((x) => x.done) + (billing ? billing.plans + billing.items + billing.subscriptions : 0),
+    created: sum((x) => x.created) + (billing?.created ?? 0),
+    updated: sum((x) => x.updated) + (billing?.updated ?? 0),
     deleted: prune ? sum((x) => x.pruned) : null,
     code,
     durationMs,

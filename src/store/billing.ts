@@ -179,3 +179,110 @@ select i.o, coalesce(j.outcome, 'duplicate') as outcome from input i left join j
 
 /** The webhook's statement for Billing deliveries, stored as a function (`migrate` creates it). */
 export const BILLING_APPLY = billingApplyStatement();
+
+/**
+ * One shape's part of the backfill's statement: its listed objects judged against the stored rows (`created`;
+ * `updated`: the stored version is older; `unchanged`: the same version, whatever event wrote it; `stale`: newer),
+ * the created and updated ones written (the `on conflict … where` repeating the guard), and, on an unchanged row,
+ * the links it lacks filled in (an item's subscription, a payer), nothing else.
+ */
+function listedParts({ table, key, id, fields, kept }: BillingShape): { ctes: string; results: string } {
+  const columns = fields.map(([column]) => column);
+  const recordTypes = fields
+    .map(([column, type]) => `${column} ${type === "time" ? "bigint" : type}`)
+    .join(", ");
+  const ctes = `${key}_in as (
+  select y.o, y.e, y.id, y.raw,
+    timestamptz 'epoch' + y.v * interval '1 millisecond' as version,
+    timestamptz 'epoch' + y.c * interval '1 millisecond' as created,
+    ${fields.map(([column, type]) => `${columnValue(`y.${column}`, type)} as ${column}`).join(",\n    ")}
+  from jsonb_to_recordset(coalesce($1 -> '${key}', '[]')) as y(o int, e text, id text, v bigint, c bigint,
+    raw jsonb, ${recordTypes})
+),
+${key}_judged as (
+  select distinct on (i.e, i.id) i.*,
+    case
+      when s.${id} is null then 'created'
+      when s.clerk_updated_at is null or s.clerk_updated_at < i.version then 'updated'
+      when s.clerk_updated_at = i.version then 'unchanged'
+      else 'stale'
+    end as result
+  from ${key}_in i
+  left join ${table} s on s.environment = i.e and s.${id} = i.id
+  order by i.e, i.id, i.version desc, i.o desc
+),
+${key}_written as (
+  insert into ${table} as s (${id}, environment, ${columns.join(", ")}, raw_payload, clerk_created_at,
+    clerk_updated_at, clerk_event_at)
+  select j.id, j.e, ${columns.map((c) => `j.${c}`).join(", ")}, j.raw, j.created, j.version, null
+  from ${key}_judged j where j.result in ('created', 'updated')
+  on conflict (environment, ${id}) do update set
+    ${columns.map((c) => (kept.includes(c) ? `${c} = coalesce(excluded.${c}, s.${c})` : `${c} = excluded.${c}`)).join(", ")},
+    raw_payload = excluded.raw_payload, clerk_created_at = excluded.clerk_created_at,
+    clerk_updated_at = excluded.clerk_updated_at, clerk_event_at = null, updated_at = now()
+  where s.clerk_updated_at is null or s.clerk_updated_at < excluded.clerk_updated_at
+),
+${key}_linked as (
+  update ${table} s set ${kept.map((c) => `${c} = coalesce(s.${c}, j.${c})`).join(", ")}, updated_at = now()
+  from ${key}_judged j
+  where j.result = 'unchanged' and s.environment = j.e and s.${id} = j.id
+    and (${kept.map((c) => `(s.${c} is null and j.${c} is not null)`).join(" or ")})
+)`;
+  const results = `select '${key}'::text as k, i.o, coalesce(j.result, 'stale') as result
+  from ${key}_in i left join ${key}_judged j on j.e = i.e and j.id = i.id and j.o = i.o`;
+  return { ctes, results };
+}
+
+/**
+ * The backfill's statement for Billing objects as the Backend API listed them. `$1`: `{ subscriptions, items,
+ * attempts }`, each an array of rows `{ o, e, id, v, c, raw, <columns> }` (a {@link BillingObject} with its place
+ * `o` and environment `e`). Returns each row's result by its key `k` and place `o`; of an object repeated in one
+ * call, the newest copy decides and the others are `stale`.
+ */
+function billingListedStatement(): Statement {
+  const parts = BILLING_SHAPES.map(listedParts);
+  return statement(
+    "listed_billing",
+    `with ${parts.map((p) => p.ctes).join(",\n")}
+${parts.map((p) => p.results).join("\nunion all\n")}`,
+    ["jsonb"],
+    "k text, o int, result text",
+  );
+}
+
+/**
+ * The backfill's statement for Billing plans. Plans have no version and Clerk sends no plan events: the list is the
+ * truth, each plan `created`, `updated` (its payload changed) or `unchanged`. `$1`: rows `{ o, e, id, raw, slug,
+ * name, is_default, for_payer_type }`.
+ */
+function plansListedStatement(): Statement {
+  return statement(
+    "listed_billing_plans",
+    `with input as (
+  select y.* from jsonb_to_recordset($1) as y(o int, e text, id text, raw jsonb, slug text, name text,
+    is_default boolean, for_payer_type text)
+),
+judged as (
+  select distinct on (i.e, i.id) i.*,
+    case when p.clerk_plan_id is null then 'created' when p.raw_payload = i.raw then 'unchanged' else 'updated' end
+      as result
+  from input i left join billing_plans p on p.environment = i.e and p.clerk_plan_id = i.id
+  order by i.e, i.id, i.o desc
+),
+written as (
+  insert into billing_plans as p (clerk_plan_id, environment, slug, name, is_default, for_payer_type, raw_payload)
+  select id, e, slug, name, is_default, for_payer_type, raw from judged where result <> 'unchanged'
+  on conflict (environment, clerk_plan_id) do update set slug = excluded.slug, name = excluded.name,
+    is_default = excluded.is_default, for_payer_type = excluded.for_payer_type,
+    raw_payload = excluded.raw_payload, updated_at = now()
+)
+select i.o, coalesce(j.result, 'unchanged') as result
+from input i left join judged j on j.e = i.e and j.id = i.id and j.o = i.o`,
+    ["jsonb"],
+    "o int, result text",
+  );
+}
+
+/** The backfill's statements for Billing, stored as functions (`migrate` creates them). */
+export const BILLING_LISTED = billingListedStatement();
+export const BILLING_PLANS_LISTED = plansListedStatement();

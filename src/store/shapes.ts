@@ -2,7 +2,7 @@ import { LOCK } from "../db/sql.js";
 import { type Statement, statement } from "../db/statements.js";
 import type { Resource } from "../decode.js";
 import type { Environment } from "../verify.js";
-import { BILLING_APPLY } from "./billing.js";
+import { BILLING_APPLY, BILLING_LISTED, BILLING_PLANS_LISTED } from "./billing.js";
 import { membershipLockKey, organizationLockKey, userLockKey } from "./locks.js";
 
 /**
@@ -310,4 +310,6 @@ export const STORED: readonly Statement[] = [
   LOCK,
   ...Object.values(STATEMENTS).flatMap(({ apply, listed, prune }) => [apply, listed, prune]),
   BILLING_APPLY,
+  BILLING_LISTED,
+  BILLING_PLANS_LISTED,
 ];

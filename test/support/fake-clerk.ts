@@ -32,6 +32,17 @@ export interface FakeClerk {
   memberships: FakeObject[];
   /** Answers both with 403 `organization_not_enabled_in_instance`, as an instance without organizations does. */
   organizationsDisabled: boolean;
+  /**
+   * Clerk Billing (`GET /v1/billing/plans`, `GET /v1/billing/subscription_items`, `GET /v1/{users|organizations}/{id}/
+   * billing/subscription`): off by default, as on a new Clerk instance; then every Billing endpoint answers 403.
+   */
+  billingEnabled: boolean;
+  /** The instance's plans, in the order served. */
+  plans: (Record<string, unknown> & { id: string })[];
+  /** The instance's subscription items (a default plan's are left out unless `include_free=true`). */
+  items: FakeObject[];
+  /** Each payer's subscription, by the user's or organization's id (404 for a payer without one). */
+  subscriptions: Map<string, FakeObject>;
   /** A broken API: serves the first page whatever the `offset` or `starting_after`. */
   ignoresPosition: boolean;
   /** Runs before the n-th page (1-based) of an offset listing is answered; the answer reflects what it changed. */
@@ -45,6 +56,8 @@ export interface FakeClerk {
       | "/v1/organization_memberships"
       | `/v1/users/${string}`
       | `/v1/organizations/${string}`
+      | "/v1/billing/plans"
+      | "/v1/billing/subscription_items"
       | "*",
     ...faults: Fault[]
   ): void;
@@ -78,6 +91,10 @@ export async function startFakeClerk({
     organizations: [],
     memberships: [],
     organizationsDisabled: false,
+    billingEnabled: false,
+    plans: [],
+    items: [],
+    subscriptions: new Map(),
     ignoresPosition: false,
     received: [],
     fail(path, ...list) {
@@ -107,6 +124,9 @@ export async function startFakeClerk({
     if (!authorized) return send(res, 401, clerkError("authentication_invalid", "Unauthorized request"));
     if (url.pathname === "/v1/users/count") {
       return send(res, 200, JSON.stringify({ object: "total_count", total_count: fake.users.length }));
+    }
+    if (url.pathname.startsWith("/v1/billing/") || url.pathname.endsWith("/billing/subscription")) {
+      return billing(fake, url, res);
     }
     const one = /^\/v1\/(users|organizations)\/([^/]+)$/.exec(url.pathname);
     if (one && url.pathname !== "/v1/users/count") {
@@ -168,6 +188,37 @@ export async function startFakeClerk({
   const address = server.address();
   fake.url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
   return fake;
+}
+
+/**
+ * Billing's endpoints. Clerk documents no answer for an instance without Billing: the fake's 403 carries an error code
+ * naming billing, which is what the client takes for "disabled".
+ */
+function billing(fake: FakeClerk, url: URL, res: ServerResponse) {
+  if (!fake.billingEnabled) {
+    return send(res, 403, clerkError("billing_not_enabled", "Billing is not enabled for this instance"));
+  }
+  const payer = /^\/v1\/(users|organizations)\/([^/]+)\/billing\/subscription$/.exec(url.pathname);
+  if (payer) {
+    const found = fake.subscriptions.get(decodeURIComponent(payer[2] as string));
+    if (!found) return send(res, 404, clerkError("resource_not_found", "Resource not found"));
+    return send(res, 200, JSON.stringify(found));
+  }
+  const limit = Number(url.searchParams.get("limit") ?? 10);
+  const offset = Number(url.searchParams.get("offset") ?? 0);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+    return send(res, 422, clerkError("form_param_value_invalid", "limit must be between 1 and 500"));
+  }
+  let all: Record<string, unknown>[];
+  if (url.pathname === "/v1/billing/plans") all = fake.plans;
+  else if (url.pathname === "/v1/billing/subscription_items") {
+    const free = url.searchParams.get("include_free") === "true";
+    // Newest first, as Clerk lists them.
+    all = ordered(fake.items as FakeUser[], "-created_at").filter(
+      (item) => free || (item.plan as { is_default?: boolean } | null)?.is_default !== true,
+    );
+  } else return send(res, 404, clerkError("resource_not_found", "Not found"));
+  return send(res, 200, JSON.stringify({ data: all.slice(offset, offset + limit), total_count: all.length }));
 }
 
 function ordered(users: FakeUser[], orderBy: string): FakeUser[] {
