@@ -1,6 +1,10 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONSOLE_HEADERS } from "../src/console/plugin.js";
 import { createRefusalLog } from "../src/console/refusals.js";
+import { SCRIPT } from "../src/console/script.generated.js";
 import type { ErrorCode } from "../src/errors.js";
 import { backends } from "./support/backends.js";
 import { deletedEvent, EXAMPLE_TYPES, userEvent } from "./support/fixtures.js";
@@ -195,6 +199,9 @@ describe.each(await backends())("the console's API on $name", (backend) => {
       for (const [name, value] of Object.entries(CONSOLE_HEADERS))
         expect(res.headers[name], `${url} ${name}`).toBe(value);
     }
+    const script = await call(h, { method: "GET", url: "/console/app.js" });
+    expect(script.headers["content-type"]).toBe("text/javascript; charset=utf-8");
+    expect(script.body).toBe(SCRIPT);
     const csp = CONSOLE_HEADERS["content-security-policy"];
     expect(csp).toMatch(/^default-src 'self';/);
     expect(csp).toContain("frame-ancestors 'none'");
@@ -393,6 +400,16 @@ describe.each(await backends())("the console's API on $name", (backend) => {
       payload: "userId=x",
     });
     expect(form.statusCode).toBe(400);
+  });
+});
+
+describe("the console's script", () => {
+  it("is src/console/browser/app.ts, checked against the DOM and emitted by tsc, byte for byte (else: npm run console:generate)", async () => {
+    const check = promisify(execFile)(process.execPath, ["scripts/generate-console-script.mjs", "--check"], {
+      cwd: fileURLToPath(new URL("..", import.meta.url)),
+    });
+    // It exits 1 with tsc's report or a message when they differ; in step, it exits 0 and says nothing.
+    await expect(check).resolves.toEqual({ stdout: "", stderr: "" });
   });
 });
 
