@@ -10,6 +10,8 @@ import {
 } from "../errors.js";
 import { describe } from "../log.js";
 import { errorResponse, type SyncResponse } from "../response.js";
+import { listDeliveries, OUTCOMES } from "../store/deliveries.js";
+import { COUNTED_TABLES, countRows } from "../store/status.js";
 import { type ClerkUserSync, WEBHOOK_PATH } from "../sync.js";
 import { ENVIRONMENTS, type Environment } from "../verify.js";
 import {
@@ -20,16 +22,7 @@ import {
   unreachableFromClerk,
 } from "./access.js";
 import { ASSETS } from "./assets.js";
-import {
-  countRows,
-  deliveryBuckets,
-  InvalidCursorError,
-  instanceFreshness,
-  listDeliveries,
-  lookUpUser,
-  OUTCOMES,
-  STALE_AFTER_MS,
-} from "./queries.js";
+import { deliveryBuckets, instanceFreshness, lookUpUser, STALE_AFTER_MS } from "./queries.js";
 import type { RefusalLog } from "./refusals.js";
 
 /** Options of {@link consolePlugin}. */
@@ -86,8 +79,6 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, opt
   });
   app.setErrorHandler((error, _request, reply) => {
     const status = (error as { statusCode?: number }).statusCode;
-    if (error instanceof InvalidCursorError)
-      return send(reply, errorResponse(new BadRequestError("invalid cursor")));
     if (error instanceof SyncError) return send(reply, errorResponse(error));
     if (status === undefined || status >= 500) {
       logger.error({ error: describe(error) }, "console request failed");
@@ -219,13 +210,19 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, opt
       const range =
         oneOf((request.query as { range?: string }).range, ["hour", "day"] as const, "range") ?? "hour";
       const staleAfterMs = options.staleAfterMs ?? STALE_AFTER_MS;
-      const [rows, chart, instances] = await Promise.all([
+      const [counts, chart, instances] = await Promise.all([
         countRows(sync.database),
         deliveryBuckets(sync.database, refusals, range, clock()),
         instanceFreshness(sync.database, clock(), staleAfterMs),
       ]);
       const freshness = { staleAfterMs, instances };
-      return { ...rows, chart: { range, ...chart }, lastErrors: refusals.lastByCode(), freshness };
+      return {
+        tables: COUNTED_TABLES,
+        counts,
+        chart: { range, ...chart },
+        lastErrors: refusals.lastByCode(),
+        freshness,
+      };
     });
 
     // A POST so that an email never sits in a URL (proxy logs, history); it reads only.
