@@ -22,7 +22,13 @@ import {
   unreachableFromClerk,
 } from "./access.js";
 import { ASSETS } from "./assets.js";
-import { deliveryBuckets, instanceFreshness, lookUpUser, STALE_AFTER_MS } from "./queries.js";
+import {
+  deliveryBuckets,
+  instanceFreshness,
+  lookUpOrganization,
+  lookUpUser,
+  STALE_AFTER_MS,
+} from "./queries.js";
 import type { RefusalLog } from "./refusals.js";
 
 /** Options of {@link consolePlugin}. */
@@ -233,6 +239,14 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, opt
       if (!environment || !key)
         throw new BadRequestError("give an environment and a Clerk user id or an email");
       return lookUpUser(sync.database, environment, key);
+    });
+
+    api.post("/console/api/organizations/lookup", { bodyLimit: 4096 }, async (request) => {
+      const body = (request.body ?? {}) as { environment?: unknown; query?: unknown };
+      const environment = oneOf(body.environment, ENVIRONMENTS, "environment");
+      const key = text(body.query, "query")?.trim();
+      if (!environment || !key) throw new BadRequestError("give an environment and a Clerk organization id");
+      return lookUpOrganization(sync.database, environment, key);
     });
 
     if (exampleSecret) {

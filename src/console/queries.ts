@@ -1,8 +1,10 @@
 import { getTableColumns } from "drizzle-orm";
 import type { Database } from "../db/database.js";
-import { users } from "../db/schema.js";
+import { billingSubscriptionItems, organizations, users } from "../db/schema.js";
 import { type Freshness, readFreshness } from "../freshness.js";
 import { countDeliveries, OUTCOMES } from "../store/deliveries.js";
+import { getOrganization, getOrganizationTombstone } from "../store/organizations.js";
+import { getCurrentPlan, listSubscriptionItems, type Payer } from "../store/plans.js";
 import { findUsers, getUserTombstone } from "../store/users.js";
 import type { Environment } from "../verify.js";
 import type { RefusalLog } from "./refusals.js";
@@ -47,32 +49,86 @@ export async function deliveryBuckets(
   return { bucketMs, buckets: [...buckets.values()] };
 }
 
-/** Users matching a Clerk id or an email in one environment, every column, and the tombstone of a deleted one. */
+/** A payer's Billing as the console shows it: the plan in force now, and its subscription items. */
+export interface PayerBilling {
+  plan: Record<string, unknown> | null;
+  /** Every column but `raw_payload`, newest first. */
+  items: Record<string, unknown>[];
+}
+
+/**
+ * Users matching a Clerk id or an email in one environment, every column, the tombstone of a deleted one, and each
+ * user's Billing by Clerk user id.
+ */
 export async function lookUpUser(
   db: Database,
   environment: Environment,
   key: string,
-): Promise<{ users: Record<string, unknown>[]; tombstone: { deletedAt: string } | null }> {
+): Promise<{
+  users: Record<string, unknown>[];
+  tombstone: { deletedAt: string } | null;
+  billing: Record<string, PayerBilling>;
+}> {
   const [found, tombstone] = await Promise.all([
     findUsers(db, environment, key),
     getUserTombstone(db, { clerkUserId: key, environment }),
   ]);
+  const billing = await Promise.all(
+    found.map(async (u) => [u.clerkUserId, await payerBilling(db, { userId: u.clerkUserId }, environment)]),
+  );
   return {
-    users: found.map((row) => byColumnName(USER_COLUMNS, row)),
+    users: found.map((row) => byColumnName(getTableColumns(users), row)),
     tombstone: tombstone ? { deletedAt: tombstone.deletedAt.toISOString() } : null,
+    billing: Object.fromEntries(billing),
   };
 }
 
-const USER_COLUMNS = getTableColumns(users);
+/** An organization by Clerk id in one environment, every column, its tombstone when deleted, and its Billing. */
+export async function lookUpOrganization(
+  db: Database,
+  environment: Environment,
+  clerkOrgId: string,
+): Promise<{
+  organizations: Record<string, unknown>[];
+  tombstone: { deletedAt: string } | null;
+  billing: Record<string, PayerBilling>;
+}> {
+  const [found, tombstone] = await Promise.all([
+    getOrganization(db, { clerkOrgId, environment }),
+    getOrganizationTombstone(db, { clerkOrgId, environment }),
+  ]);
+  return {
+    organizations: found ? [byColumnName(getTableColumns(organizations), found)] : [],
+    tombstone: tombstone ? { deletedAt: tombstone.deletedAt.toISOString() } : null,
+    billing: found
+      ? { [clerkOrgId]: await payerBilling(db, { organizationId: clerkOrgId }, environment) }
+      : {},
+  };
+}
 
-/** A row as the table names its columns (`clerk_user_id`, not `clerkUserId`), times as ISO 8601. */
+async function payerBilling(db: Database, payer: Payer, environment: Environment): Promise<PayerBilling> {
+  const [plan, items] = await Promise.all([
+    getCurrentPlan(db, payer, environment),
+    listSubscriptionItems(db, payer, environment),
+  ]);
+  const columns = getTableColumns(billingSubscriptionItems);
+  return {
+    plan: plan ? byColumnName({}, { ...plan }) : null,
+    items: items.map(({ rawPayload: _, ...item }) => byColumnName(columns, item)),
+  };
+}
+
+/**
+ * A row as the table (or the view) names its columns, `clerk_user_id` rather than `clerkUserId`, times as ISO 8601:
+ * the names an operator queries by.
+ */
 function byColumnName(
   columns: Record<string, { name: string }>,
   row: Record<string, unknown>,
 ): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(row).map(([key, value]) => [
-      columns[key]?.name ?? key,
+      columns[key]?.name ?? key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
       value instanceof Date ? value.toISOString() : value,
     ]),
   );

@@ -18,6 +18,11 @@ const KNOWN_TYPES = [
     "organizationMembership.created",
     "organizationMembership.updated",
     "organizationMembership.deleted",
+    "subscription.created",
+    "subscriptionItem.active",
+    "subscriptionItem.canceled",
+    "subscriptionItem.ended",
+    "paymentAttempt.created",
 ];
 const TABLE_LABELS = {
     users: "Users",
@@ -26,6 +31,8 @@ const TABLE_LABELS = {
     organization_tombstones: "Deleted organizations",
     organization_memberships: "Memberships",
     organization_membership_tombstones: "Deleted memberships",
+    billing_subscriptions: "Billing subscriptions",
+    billing_plans: "Billing plans",
 };
 const SVG = "http://www.w3.org/2000/svg";
 class Unauthorized extends Error {
@@ -471,23 +478,31 @@ function renderBars(chart, range, buckets, axisTop) {
         }
     });
 }
-// ---------- user lookup
+// ---------- lookup
 $("lookup").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = new FormData($("lookup"));
     const out = $("lookup-result");
+    const query = String(form.get("query")).trim();
+    // An organization id looks up the organization; anything else, a user by Clerk id or email.
+    const organization = query.startsWith("org_");
     out.replaceChildren(el("p", { class: "muted" }, "Looking up…"));
     try {
-        const found = await api("/console/api/users/lookup", {
-            json: { environment: form.get("environment"), query: String(form.get("query")).trim() },
+        const found = await api(\`/console/api/\${organization ? "organizations" : "users"}/lookup\`, {
+            json: { environment: form.get("environment"), query },
         });
-        if (found.users.length === 0) {
+        const rows = (organization ? found.organizations : found.users) ?? [];
+        if (rows.length === 0) {
+            const what = organization ? "organization with that Clerk id" : "user with that Clerk id or email";
             out.replaceChildren(el("p", {}, found.tombstone
                 ? \`Deleted in Clerk on \${new Date(found.tombstone.deletedAt).toLocaleString()}: only its tombstone remains (no personal data).\`
-                : \`No user with that Clerk id or email in \${form.get("environment")}.\`));
+                : \`No \${what} in \${form.get("environment")}.\`));
             return;
         }
-        out.replaceChildren(...found.users.map(renderUser));
+        out.replaceChildren(...rows.map((row) => {
+            const id = String(organization ? row.clerk_org_id : row.clerk_user_id);
+            return renderRow(organization ? "Organization" : "User", id, row, found.billing[id]);
+        }));
     }
     catch (error) {
         if (error instanceof Unauthorized)
@@ -495,12 +510,24 @@ $("lookup").addEventListener("submit", async (event) => {
         out.replaceChildren(el("p", { class: "error", role: "alert" }, messageOf(error)));
     }
 });
-function renderUser(user) {
-    const { raw_payload: raw, ...columns } = user;
-    return el("article", { class: "user", "aria-label": \`User \${user.clerk_user_id}\` }, el("dl", {}, ...Object.entries(columns).flatMap(([name, value]) => [
+/** A stored row: every column, its raw_payload folded, and the payer's plan in force and subscription items. */
+function renderRow(kind, id, row, billing) {
+    const { raw_payload: raw, ...columns } = row;
+    return el("article", { class: "user", "aria-label": \`\${kind} \${id}\` }, el("dl", {}, ...Object.entries(columns).flatMap(([name, value]) => [
         el("dt", {}, name),
         el("dd", {}, value === null ? el("span", { class: "muted" }, "null") : String(value)),
-    ])), el("details", {}, el("summary", {}, "raw_payload"), el("pre", {}, JSON.stringify(raw, null, 2))));
+    ])), el("details", {}, el("summary", {}, "raw_payload"), el("pre", {}, JSON.stringify(raw, null, 2))), billing ? renderBilling(billing) : null);
+}
+function renderBilling({ plan, items }) {
+    const until = plan?.period_end ? \` until \${new Date(String(plan.period_end)).toLocaleString()}\` : "";
+    return el("section", { class: "billing" }, el("h3", {}, "Billing"), el("p", { class: "plan" }, plan
+        ? \`Plan in force: \${plan.plan_slug ?? plan.plan_id} (\${plan.status}\${plan.is_default ? ", default" : ""})\${until}.\`
+        : "No plan in force (no Billing event stored for it, or none active)."), items.length === 0
+        ? null
+        : el("div", { class: "scroll" }, el("table", { class: "grid compact" }, el("thead", {}, el("tr", {}, ...["Item", "Plan", "Status", "Period start", "Period end"].map(header))), el("tbody", {}, ...items.map((i) => el("tr", {}, mono(i.clerk_item_id), el("td", {}, String(i.plan_slug ?? i.plan_id ?? "—")), el("td", {}, String(i.status ?? "—")), el("td", {}, time(i.period_start, { date: true })), el("td", {}, time(i.period_end, { date: true }))))))));
+}
+function header(text) {
+    return el("th", { scope: "col" }, text);
 }
 // ---------- the loop
 async function refresh() {

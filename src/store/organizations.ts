@@ -5,6 +5,7 @@ import {
   type OrganizationRow,
   organizationMemberships,
   organizations,
+  organizationTombstones,
 } from "../db/schema.js";
 import type { Environment } from "../verify.js";
 import { decodeCursor, encodeCursor } from "./cursor.js";
@@ -18,6 +19,20 @@ export async function getOrganization(
     .select()
     .from(organizations)
     .where(and(eq(organizations.clerkOrgId, clerkOrgId), eq(organizations.environment, environment)))
+    .limit(1);
+  return rows[0] ?? null;
+}
+
+/** When a deleted organization was deleted (its tombstone), or null when it has none. */
+export async function getOrganizationTombstone(
+  db: Database,
+  { clerkOrgId, environment }: { clerkOrgId: string; environment: Environment },
+): Promise<{ deletedAt: Date } | null> {
+  const t = organizationTombstones;
+  const rows = await db.orm
+    .select({ deletedAt: t.deletedAt })
+    .from(t)
+    .where(and(eq(t.clerkOrgId, clerkOrgId), eq(t.environment, environment)))
     .limit(1);
   return rows[0] ?? null;
 }

@@ -59,9 +59,16 @@ interface Summary {
   lastErrors: Refusal[];
   freshness?: { staleAfterMs: number; instances: Record<Environment, Freshness> };
 }
+interface PayerBilling {
+  plan: Record<string, unknown> | null;
+  items: Record<string, unknown>[];
+}
+/** A user lookup's `users`, or an organization lookup's `organizations`, with their Billing by Clerk id. */
 interface Lookup {
-  users: Record<string, unknown>[];
+  users?: Record<string, unknown>[];
+  organizations?: Record<string, unknown>[];
   tombstone: { deletedAt: string } | null;
+  billing: Record<string, PayerBilling>;
 }
 interface SentExample {
   svixId: string;
@@ -84,6 +91,11 @@ const KNOWN_TYPES = [
   "organizationMembership.created",
   "organizationMembership.updated",
   "organizationMembership.deleted",
+  "subscription.created",
+  "subscriptionItem.active",
+  "subscriptionItem.canceled",
+  "subscriptionItem.ended",
+  "paymentAttempt.created",
 ];
 const TABLE_LABELS: Record<string, string> = {
   users: "Users",
@@ -92,6 +104,8 @@ const TABLE_LABELS: Record<string, string> = {
   organization_tombstones: "Deleted organizations",
   organization_memberships: "Memberships",
   organization_membership_tombstones: "Deleted memberships",
+  billing_subscriptions: "Billing subscriptions",
+  billing_plans: "Billing plans",
 };
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -664,41 +678,57 @@ function renderBars(chart: SVGElement, range: Chart["range"], buckets: Bucket[],
   });
 }
 
-// ---------- user lookup
+// ---------- lookup
 
 $("lookup").addEventListener("submit", async (event) => {
   event.preventDefault();
   const form = new FormData($<HTMLFormElement>("lookup"));
   const out = $("lookup-result");
+  const query = String(form.get("query")).trim();
+  // An organization id looks up the organization; anything else, a user by Clerk id or email.
+  const organization = query.startsWith("org_");
   out.replaceChildren(el("p", { class: "muted" }, "Looking up…"));
   try {
-    const found = await api<Lookup>("/console/api/users/lookup", {
-      json: { environment: form.get("environment"), query: String(form.get("query")).trim() },
+    const found = await api<Lookup>(`/console/api/${organization ? "organizations" : "users"}/lookup`, {
+      json: { environment: form.get("environment"), query },
     });
-    if (found.users.length === 0) {
+    const rows = (organization ? found.organizations : found.users) ?? [];
+    if (rows.length === 0) {
+      const what = organization ? "organization with that Clerk id" : "user with that Clerk id or email";
       out.replaceChildren(
         el(
           "p",
           {},
           found.tombstone
             ? `Deleted in Clerk on ${new Date(found.tombstone.deletedAt).toLocaleString()}: only its tombstone remains (no personal data).`
-            : `No user with that Clerk id or email in ${form.get("environment")}.`,
+            : `No ${what} in ${form.get("environment")}.`,
         ),
       );
       return;
     }
-    out.replaceChildren(...found.users.map(renderUser));
+    out.replaceChildren(
+      ...rows.map((row) => {
+        const id = String(organization ? row.clerk_org_id : row.clerk_user_id);
+        return renderRow(organization ? "Organization" : "User", id, row, found.billing[id]);
+      }),
+    );
   } catch (error) {
     if (error instanceof Unauthorized) return showSignIn(error.message);
     out.replaceChildren(el("p", { class: "error", role: "alert" }, messageOf(error)));
   }
 });
 
-function renderUser(user: Record<string, unknown>): HTMLElement {
-  const { raw_payload: raw, ...columns } = user;
+/** A stored row: every column, its raw_payload folded, and the payer's plan in force and subscription items. */
+function renderRow(
+  kind: string,
+  id: string,
+  row: Record<string, unknown>,
+  billing: PayerBilling | undefined,
+): HTMLElement {
+  const { raw_payload: raw, ...columns } = row;
   return el(
     "article",
-    { class: "user", "aria-label": `User ${user.clerk_user_id}` },
+    { class: "user", "aria-label": `${kind} ${id}` },
     el(
       "dl",
       {},
@@ -708,7 +738,58 @@ function renderUser(user: Record<string, unknown>): HTMLElement {
       ]),
     ),
     el("details", {}, el("summary", {}, "raw_payload"), el("pre", {}, JSON.stringify(raw, null, 2))),
+    billing ? renderBilling(billing) : null,
   );
+}
+
+function renderBilling({ plan, items }: PayerBilling): HTMLElement {
+  const until = plan?.period_end ? ` until ${new Date(String(plan.period_end)).toLocaleString()}` : "";
+  return el(
+    "section",
+    { class: "billing" },
+    el("h3", {}, "Billing"),
+    el(
+      "p",
+      { class: "plan" },
+      plan
+        ? `Plan in force: ${plan.plan_slug ?? plan.plan_id} (${plan.status}${plan.is_default ? ", default" : ""})${until}.`
+        : "No plan in force (no Billing event stored for it, or none active).",
+    ),
+    items.length === 0
+      ? null
+      : el(
+          "div",
+          { class: "scroll" },
+          el(
+            "table",
+            { class: "grid compact" },
+            el(
+              "thead",
+              {},
+              el("tr", {}, ...["Item", "Plan", "Status", "Period start", "Period end"].map(header)),
+            ),
+            el(
+              "tbody",
+              {},
+              ...items.map((i) =>
+                el(
+                  "tr",
+                  {},
+                  mono(i.clerk_item_id as string),
+                  el("td", {}, String(i.plan_slug ?? i.plan_id ?? "—")),
+                  el("td", {}, String(i.status ?? "—")),
+                  el("td", {}, time(i.period_start as string | null, { date: true })),
+                  el("td", {}, time(i.period_end as string | null, { date: true })),
+                ),
+              ),
+            ),
+          ),
+        ),
+  );
+}
+
+function header(text: string): HTMLElement {
+  return el("th", { scope: "col" }, text);
 }
 
 // ---------- the loop
