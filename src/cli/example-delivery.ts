@@ -60,7 +60,8 @@ function aimBilling(
   const key = orgId ?? userId;
   if (!key) return;
   const ids = { subscription: `csub_${key}`, item: `csub_item_${key}`, payer: `cpayer_${key}` };
-  Object.assign(data.payer as object, {
+  const payer = (data.payer ?? {}) as Record<string, unknown>;
+  data.payer = Object.assign(payer, {
     id: ids.payer,
     user_id: orgId ? "" : key,
     organization_id: orgId ?? "",
