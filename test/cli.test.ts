@@ -9,7 +9,13 @@ import { WEBHOOK_PATH } from "../src/index.js";
 import { syncStatus } from "../src/store/status.js";
 import { backends } from "./support/backends.js";
 import { cli } from "./support/cli.js";
-import { clerkEvent, deletedEvent, ORGANIZATION_TYPES, userEvent } from "./support/fixtures.js";
+import {
+  BILLING_TYPES,
+  clerkEvent,
+  deletedEvent,
+  ORGANIZATION_TYPES,
+  userEvent,
+} from "./support/fixtures.js";
 import { type Harness, openHarness } from "./support/harness.js";
 import { SECRETS } from "./support/sign.js";
 
@@ -23,6 +29,7 @@ it("ships Clerk's examples verbatim", () => {
   expect(EXAMPLES["user.updated"]).toEqual(clerkEvent("user.updated.openapi"));
   expect(EXAMPLES["user.deleted"]).toEqual(clerkEvent("user.deleted.catalog"));
   for (const type of ORGANIZATION_TYPES) expect(EXAMPLES[type]).toEqual(clerkEvent(`${type}.openapi`));
+  for (const type of BILLING_TYPES) expect(EXAMPLES[type]).toEqual(clerkEvent(`${type}.openapi`));
 });
 
 describe.each(await backends())("the CLI against a running service on $name", (backend) => {
@@ -103,6 +110,71 @@ describe.each(await backends())("the CLI against a running service on $name", (b
     }
     expect(await rows("organizations")).toEqual([]);
     expect(await rows("organization_memberships")).toEqual([]);
+  });
+
+  it("trigger sends Billing's examples, paid for by --user-id or --org-id: each payer's own rows appear and change", async () => {
+    const environment = "development";
+    const trigger = (type: string, ...ids: string[]) =>
+      cli(["trigger", type, "--env", environment, "--url", url, ...ids], SECRET_ENV);
+    const applied = (type: string) => `200 ${JSON.stringify({ status: "applied", environment, type })}`;
+    const rows = (sql: string) => h.sync.database.query<Record<string, unknown>>(sql);
+    const user = ["--user-id", "user_trigger_payer"];
+    // Twice: the subscription and its nested item are new each time, so the second applies too.
+    for (let i = 0; i < 2; i++) {
+      const sent = await trigger("subscription.created", ...user);
+      expect(sent.stdout).toContain(applied("subscription.created"));
+      expect(sent.code).toBe(0);
+    }
+    expect((await trigger("subscription.created", "--org-id", "org_trigger_payer")).code).toBe(0);
+    expect(
+      await rows(
+        "select clerk_subscription_id, payer_id, clerk_user_id, clerk_org_id, status from billing_subscriptions order by 1",
+      ),
+    ).toEqual([
+      {
+        clerk_subscription_id: "csub_org_trigger_payer",
+        payer_id: "cpayer_org_trigger_payer",
+        clerk_user_id: null,
+        clerk_org_id: "org_trigger_payer",
+        status: "active",
+      },
+      {
+        clerk_subscription_id: "csub_user_trigger_payer",
+        payer_id: "cpayer_user_trigger_payer",
+        clerk_user_id: "user_trigger_payer",
+        clerk_org_id: null,
+        status: "active",
+      },
+    ]);
+    const item = async () =>
+      (
+        await rows(
+          "select clerk_subscription_id, plan_slug, status from billing_subscription_items where clerk_item_id = 'csub_item_user_trigger_payer'",
+        )
+      )[0];
+    expect(await item()).toEqual({
+      clerk_subscription_id: "csub_user_trigger_payer",
+      plan_slug: "pro-plan",
+      status: "active",
+    });
+    for (const [type, slug, status] of [
+      ["subscriptionItem.canceled", "pro-plan", "canceled"],
+      ["subscriptionItem.ended", "pro-plan", "ended"],
+      ["subscriptionItem.active", "free-plan", "active"],
+    ] as const) {
+      expect((await trigger(type, ...user)).stdout).toContain(applied(type));
+      expect(await item()).toEqual({
+        clerk_subscription_id: "csub_user_trigger_payer",
+        plan_slug: slug,
+        status,
+      });
+    }
+    expect((await trigger("paymentAttempt.created", ...user)).stdout).toContain(
+      applied("paymentAttempt.created"),
+    );
+    expect(await rows("select clerk_user_id, status, charge_type from billing_payment_attempts")).toEqual([
+      { clerk_user_id: "user_trigger_payer", status: "pending", charge_type: "recurring" },
+    ]);
   });
 
   it("trigger without --user-id uses the example's user, and exits 1 on a refusal", async () => {

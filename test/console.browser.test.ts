@@ -186,6 +186,23 @@ describe.runIf(present && backend)("the console in chromium", () => {
     const svixId = /\((msg_\w+)\)/.exec((await page.locator("#example-result").textContent()) ?? "")?.[1];
     await page.locator(`tr[data-svix-id="${svixId}"]`).waitFor({ timeout: 2000 });
     expect((await local.users()).map((u) => u.clerk_user_id)).toContain("user_browser_example");
+
+    // Billing's example, paid for by that user: its lookup shows the plan in force and the item.
+    await page.getByRole("button", { name: "Send subscription.created" }).click();
+    await expect
+      .poll(() => page.locator("#example-result").textContent())
+      .toMatch(/^subscription\.created .*200 applied/);
+    await page.locator("#lookup input[name=query]").fill("user_browser_example");
+    await page.locator("#lookup button[type=submit]").click();
+    const billing = page.locator('#lookup-result article[aria-label="User user_browser_example"] .billing');
+    await billing.waitFor();
+    expect(await billing.locator(".plan").textContent()).toContain("Plan in force: pro-plan (active)");
+    expect(await billing.locator("tbody tr").allInnerTexts()).toEqual([
+      expect.stringMatching(/csub_item_\w+\s+pro-plan\s+active/),
+    ]);
+    await expect
+      .poll(() => page.locator("#counts").textContent(), { timeout: 7000 })
+      .toContain("Billing subscriptions1");
     expect(errors).toEqual([]);
     await page.close();
   });

@@ -1,9 +1,13 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CONSOLE_HEADERS } from "../src/console/plugin.js";
 import { createRefusalLog } from "../src/console/refusals.js";
+import { SCRIPT } from "../src/console/script.generated.js";
 import type { ErrorCode } from "../src/errors.js";
 import { backends } from "./support/backends.js";
-import { deletedEvent, EXAMPLE_TYPES, userEvent } from "./support/fixtures.js";
+import { type ClerkEvent, clerkEvent, deletedEvent, EXAMPLE_TYPES, userEvent } from "./support/fixtures.js";
 import { type Harness, openHarness } from "./support/harness.js";
 import { SECRETS, STRANGER_SECRET } from "./support/sign.js";
 
@@ -37,6 +41,11 @@ const PROTECTED: Call[] = [
   { method: "GET", url: "/console/api/summary" },
   { method: "GET", url: "/console/api/summary?range=day" },
   { method: "POST", url: "/console/api/users/lookup", payload: { environment: "development", query: EMAIL } },
+  {
+    method: "POST",
+    url: "/console/api/organizations/lookup",
+    payload: { environment: "development", query: "org_1" },
+  },
 ];
 
 describe.each(await backends())("the console's API on $name", (backend) => {
@@ -195,6 +204,9 @@ describe.each(await backends())("the console's API on $name", (backend) => {
       for (const [name, value] of Object.entries(CONSOLE_HEADERS))
         expect(res.headers[name], `${url} ${name}`).toBe(value);
     }
+    const script = await call(h, { method: "GET", url: "/console/app.js" });
+    expect(script.headers["content-type"]).toBe("text/javascript; charset=utf-8");
+    expect(script.body).toBe(SCRIPT);
     const csp = CONSOLE_HEADERS["content-security-policy"];
     expect(csp).toMatch(/^default-src 'self';/);
     expect(csp).toContain("frame-ancestors 'none'");
@@ -320,10 +332,15 @@ describe.each(await backends())("the console's API on $name", (backend) => {
         raw_payload: expect.objectContaining({ id: "user_console_lookup", first_name: FIRST }),
       });
     }
-    expect(await lookup("production", "user_console_lookup")).toEqual({ users: [], tombstone: null });
+    expect(await lookup("production", "user_console_lookup")).toEqual({
+      users: [],
+      tombstone: null,
+      billing: {},
+    });
     expect(await lookup("development", "user_console_gone")).toEqual({
       users: [],
       tombstone: { deletedAt: expect.any(String) },
+      billing: {},
     });
     const bad = await call(
       h,
@@ -336,6 +353,87 @@ describe.each(await backends())("the console's API on $name", (backend) => {
     expect(written).toContain("console sign-in refused");
     for (const secret of [EMAIL, FIRST, TOKEN, cookie.split("=")[1] as string])
       expect(written).not.toContain(secret);
+  });
+
+  it("counts Billing's subscriptions and plans, and shows a user's or organization's plan in force and items", async () => {
+    const cookie = await signIn();
+    await h.reset();
+    const api = async (url: string, payload?: object) => {
+      const res = await call(h, { method: payload ? "POST" : "GET", url, payload }, { cookie });
+      return { status: res.status, body: res.json() };
+    };
+    const payer = (event: ClerkEvent, ids: { user_id?: string; organization_id?: string }) => {
+      const data = event.data as { payer: Record<string, unknown>; items?: { payer?: unknown }[] };
+      Object.assign(data.payer, { user_id: "", organization_id: "", ...ids });
+      return event;
+    };
+    await h.post(personalEvent("user_console_payer", "payer@engines.example"));
+    const subscribed = await h.post(
+      payer(clerkEvent("subscription.created.openapi"), { user_id: "user_console_payer" }),
+    );
+    expect(subscribed.body).toEqual({
+      status: "applied",
+      environment: "development",
+      type: "subscription.created",
+    });
+    await h.post(clerkEvent("organization.created.openapi"), { env: "production" });
+    const orgId = String(clerkEvent("organization.created.openapi").data.id);
+    const orgItem = payer(clerkEvent("subscriptionItem.active.openapi"), { organization_id: orgId });
+    Object.assign(orgItem.data, { id: "csub_item_console_org", subscription_id: "csub_console_org" });
+    expect((await h.post(orgItem, { env: "production" })).body.status).toBe("applied");
+    await h.sync.database.query(
+      `insert into billing_plans (environment, clerk_plan_id, slug, name, is_default, raw_payload)
+       values ('production', 'cplan_console', 'free-plan', 'Free', true, '{}')`,
+    );
+
+    const summary = await api("/console/api/summary");
+    expect(summary.status).toBe(200);
+    expect(summary.body.tables).toEqual(expect.arrayContaining(["billing_subscriptions", "billing_plans"]));
+    expect(summary.body.counts.development).toMatchObject({ billing_subscriptions: 1, billing_plans: 0 });
+    expect(summary.body.counts.production).toMatchObject({ billing_subscriptions: 0, billing_plans: 1 });
+
+    const user = await api("/console/api/users/lookup", {
+      environment: "development",
+      query: "payer@engines.example",
+    });
+    expect(user.status).toBe(200);
+    expect(user.body.users).toMatchObject([{ clerk_user_id: "user_console_payer" }]);
+    const item = (clerkEvent("subscription.created.openapi").data.items as { id: string }[])[0]?.id;
+    expect(user.body.billing).toEqual({
+      user_console_payer: {
+        plan: expect.objectContaining({
+          clerk_user_id: "user_console_payer",
+          clerk_item_id: item,
+          plan_slug: "pro-plan",
+          status: "active",
+          period_end: "2024-06-28T08:00:00.000Z",
+          is_default: false,
+        }),
+        items: [expect.objectContaining({ clerk_item_id: item, plan_slug: "pro-plan", status: "active" })],
+      },
+    });
+    expect(user.body.billing.user_console_payer.items[0]).not.toHaveProperty("raw_payload");
+
+    const org = await api("/console/api/organizations/lookup", { environment: "production", query: orgId });
+    expect(org.status).toBe(200);
+    expect(org.body).toEqual({
+      organizations: [expect.objectContaining({ clerk_org_id: orgId, name: "Acme Corp" })],
+      tombstone: null,
+      billing: {
+        [orgId]: {
+          plan: expect.objectContaining({ clerk_org_id: orgId, plan_slug: "free-plan", status: "active" }),
+          items: [expect.objectContaining({ clerk_item_id: "csub_item_console_org", clerk_org_id: orgId })],
+        },
+      },
+    });
+    expect(
+      await api("/console/api/organizations/lookup", { environment: "development", query: orgId }),
+    ).toEqual({
+      status: 200,
+      body: { organizations: [], tombstone: null, billing: {} },
+    });
+    const bad = await api("/console/api/organizations/lookup", { environment: "production" });
+    expect(bad).toEqual({ status: 400, body: { code: "bad_request", message: expect.any(String) } });
   });
 
   it("in a local run: open without a session, on loopback names only, with example buttons that deliver through the webhook", async () => {
@@ -378,6 +476,30 @@ describe.each(await backends())("the console's API on $name", (backend) => {
     expect(users.map((u) => u.clerk_user_id)).toContain("user_console_example");
     const deliveries = await local.deliveries();
     expect(deliveries.at(-1)).toMatchObject({ svix_id: send.json().svixId, outcome: "applied" });
+    // Billing's examples too, paid for by the user the field names.
+    const billing = await local.app.inject({
+      method: "POST",
+      url: "/console/api/examples/subscription.created",
+      headers: { host: "127.0.0.1:3000" },
+      payload: { userId: "user_console_example" },
+    });
+    expect(billing.statusCode).toBe(200);
+    expect(billing.json()).toMatchObject({
+      type: "subscription.created",
+      status: 200,
+      answer: { status: "applied", environment: "development", type: "subscription.created" },
+    });
+    expect(
+      await local.sync.database.query(
+        "select clerk_subscription_id, clerk_user_id, status from billing_subscriptions",
+      ),
+    ).toEqual([
+      {
+        clerk_subscription_id: "csub_user_console_example",
+        clerk_user_id: "user_console_example",
+        status: "active",
+      },
+    ]);
     const unknown = await local.app.inject({
       method: "POST",
       url: "/console/api/examples/user.banned",
@@ -393,6 +515,16 @@ describe.each(await backends())("the console's API on $name", (backend) => {
       payload: "userId=x",
     });
     expect(form.statusCode).toBe(400);
+  });
+});
+
+describe("the console's script", () => {
+  it("is src/console/browser/app.ts, checked against the DOM and emitted by tsc, byte for byte (else: npm run console:generate)", async () => {
+    const check = promisify(execFile)(process.execPath, ["scripts/generate-console-script.mjs", "--check"], {
+      cwd: fileURLToPath(new URL("..", import.meta.url)),
+    });
+    // It exits 1 with tsc's report or a message when they differ; in step, it exits 0 and says nothing.
+    await expect(check).resolves.toEqual({ stdout: "", stderr: "" });
   });
 });
 

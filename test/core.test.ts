@@ -3,7 +3,9 @@ import { type AddressInfo, createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { BadRequestError } from "../src/errors.js";
 import { type ClerkUserSyncOptions, createClerkUserSync, type SyncEvent } from "../src/index.js";
+import { errorResponse } from "../src/response.js";
 import { backends } from "./support/backends.js";
 import { userEvent } from "./support/fixtures.js";
 import { SECRETS, signedDelivery } from "./support/sign.js";
@@ -108,7 +110,18 @@ describe.each(await backends())("the core on $name", (backend) => {
       expect(ids(dev)).toEqual(["development:user_a", "development:user_b"]);
       const rest = await sync.listUsers({ environment: "development", limit: 2, cursor: dev.nextCursor });
       expect(ids(rest)).toEqual(["development:user_c"]);
-      await expect(sync.listUsers({ cursor: "garbage" })).rejects.toThrow(/invalid cursor/);
+      // A cursor it did not make is the catalogue's bad_request (400 when a route passes it on), never a bare error.
+      const made = (position: unknown) => Buffer.from(JSON.stringify(position)).toString("base64url");
+      for (const cursor of [
+        "garbage",
+        made(["staging", "user_a"]),
+        made(["user_a"]),
+        made(["development", 1]),
+      ]) {
+        const refused = await sync.listUsers({ cursor }).catch((error: unknown) => error);
+        expect(refused, cursor).toBeInstanceOf(BadRequestError);
+        expect(errorResponse(refused)).toMatchObject({ status: 400, code: "bad_request" });
+      }
     } finally {
       await sync.close();
       await drop();

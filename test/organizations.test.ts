@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { BadRequestError } from "../src/errors.js";
 import type { Outcome } from "../src/store/apply.js";
 import type { SyncEvent } from "../src/sync.js";
 import { backends } from "./support/backends.js";
@@ -368,6 +369,17 @@ describe.each(await backends())("organizations and memberships on $name", (backe
     expect(await ids({ clerkOrgId: "org_0" })).toEqual(["orgmem_0", "orgmem_2", "orgmem_4"]);
     expect(await ids({ clerkUserId: "user_0" })).toEqual(["orgmem_0", "orgmem_3"]);
     expect(await ids({ clerkOrgId: "org_1", clerkUserId: "user_0" })).toEqual(["orgmem_3"]);
-    await expect(h.sync.listMemberships({ environment, cursor: "nope" })).rejects.toThrow("invalid cursor");
+    // A cursor they did not make (or another list's) is the catalogue's bad_request, never a bare error.
+    const usersCursor = Buffer.from(JSON.stringify(["development", "user_0"])).toString("base64url");
+    for (const cursor of ["nope", usersCursor]) {
+      for (const list of [
+        () => h.sync.listMemberships({ environment, cursor }),
+        () => h.sync.listOrganizations({ environment, cursor }),
+      ]) {
+        const refused = await list().catch((error: unknown) => error);
+        expect(refused, cursor).toBeInstanceOf(BadRequestError);
+        expect((refused as BadRequestError).code).toBe("bad_request");
+      }
+    }
   });
 });

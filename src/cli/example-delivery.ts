@@ -12,9 +12,9 @@ export function isExampleType(value: unknown): value is ExampleType {
 }
 
 /**
- * The example event of `type`, made new: aimed at the given user and organization, a fresh envelope timestamp (in
- * the example's own unit: the OpenAPI examples use seconds, the docs milliseconds) and, for creates and updates,
- * `data.updated_at` = now so that the receiver sees a newer version of the object.
+ * The example event of `type`, made new: aimed at the given user and organization (a Billing example's payer), a
+ * fresh envelope timestamp (in the example's own unit: the OpenAPI examples use seconds, the docs milliseconds) and,
+ * for every type but a delete, `data.updated_at` = now so that the receiver sees a newer version of the object.
  *
  * @example
  * ```ts
@@ -35,8 +35,47 @@ export function exampleEvent(
     if (userId && member) member.user_id = userId;
     if (orgId && organization) organization.id = orgId;
   }
+  if (isBilling(type)) aimBilling(type, data, { userId, orgId, now });
   if (!type.endsWith(".deleted")) data.updated_at = now.getTime();
   return event;
+}
+
+function isBilling(type: string): boolean {
+  return /^(subscription|subscriptionItem|paymentAttempt)\./.test(type);
+}
+
+/**
+ * A Billing example paid for by the given organization, else the given user: its payer, and its subscription,
+ * item and payer ids made that payer's own (`csub_<payer>`, `csub_item_<payer>`, `cpayer_<payer>`), so that
+ * examples aimed at one payer act on one subscription and item, and never move another payer's. A subscription's
+ * nested items are made new too, so that a repeated trigger applies them again.
+ */
+function aimBilling(
+  type: string,
+  data: Record<string, unknown>,
+  { userId, orgId, now }: { userId?: string | undefined; orgId?: string | undefined; now: Date },
+): void {
+  const items = (list: unknown) => (Array.isArray(list) ? (list as Record<string, unknown>[]) : []);
+  if (type.startsWith("subscription.")) for (const item of items(data.items)) item.updated_at = now.getTime();
+  const key = orgId ?? userId;
+  if (!key) return;
+  const ids = { subscription: `csub_${key}`, item: `csub_item_${key}`, payer: `cpayer_${key}` };
+  const payer = (data.payer ?? {}) as Record<string, unknown>;
+  data.payer = Object.assign(payer, {
+    id: ids.payer,
+    user_id: orgId ? "" : key,
+    organization_id: orgId ?? "",
+  });
+  if ("payer_id" in data) data.payer_id = ids.payer;
+  if (type.startsWith("subscription.")) {
+    data.id = ids.subscription;
+    for (const item of items(data.items)) item.id = ids.item;
+  } else if (type.startsWith("subscriptionItem.")) {
+    data.id = ids.item;
+    data.subscription_id = ids.subscription;
+  } else {
+    for (const item of items(data.subscription_items)) item.id = ids.item;
+  }
 }
 
 /** A signed example delivery: what Svix would POST. */

@@ -3,6 +3,7 @@
  * and `trigger` should send what Clerk sends. A test compares them with the fixtures they came from.
  */
 
+import { BILLING_EXAMPLES } from "./billing-examples.js";
 import { type ClerkExampleEvent, ORGANIZATION_EXAMPLES } from "./organization-examples.js";
 
 export type { ClerkExampleEvent };
@@ -144,6 +145,7 @@ export const EXAMPLES = {
   "user.updated": USER_UPDATED,
   "user.deleted": USER_DELETED,
   ...ORGANIZATION_EXAMPLES,
+  ...BILLING_EXAMPLES,
 } as const;
 
 /** The event types `trigger` can send. */

@@ -19,14 +19,17 @@ Each run is a new event: a fresh svix-id and envelope timestamp, and for every c
 data.updated_at = now, so that repeating a trigger applies again instead of coming back "stale".
 Each example names its own user, organization and membership; --user-id ID acts on another user (a user event's
 data.id, a membership's data.public_user_data.user_id), --org-id ID on another organization (an organization
-event's data.id, a membership's data.organization.id). Whatever is deleted stays deleted (its tombstone turns later
-events for it, and for memberships of a deleted user or organization, into "stale"): pick new ids to start over.
+event's data.id, a membership's data.organization.id). A Billing example (subscription.*, subscriptionItem.*,
+paymentAttempt.*) is paid for by --org-id ID if given, else by --user-id ID (data.payer), and then names that
+payer's own subscription, item and payer ids (csub_ID, csub_item_ID, cpayer_ID). Whatever is deleted stays
+deleted (its tombstone turns later events for it, and for memberships of a deleted user or organization, into
+"stale"): pick new ids to start over.
 
 options:
   --env       development or production: which instance's secret signs the event
   --url       where to send it (default http://localhost:$PORT/api/user/webhook/clerk, PORT defaulting to 3000)
-  --user-id   the Clerk user id to aim user and membership events at (default: the example's)
-  --org-id    the Clerk organization id to aim organization and membership events at (default: the example's)
+  --user-id   the Clerk user id to aim user, membership and Billing events at (default: the example's)
+  --org-id    the Clerk organization id to aim organization, membership and Billing events at (default: the example's)
 
 exit code: 0 when the receiver answers 2xx, 1 otherwise (or when it cannot be reached)
 `;
@@ -40,7 +43,8 @@ exit code: 0 when the receiver answers 2xx, 1 otherwise (or when it cannot be re
  * ```
  */
 export const trigger: Command = {
-  summary: "send Clerk's example user, organization or membership event, signed, to a running receiver",
+  summary:
+    "send Clerk's example user, organization, membership or Billing event, signed, to a running receiver",
   usage: "trigger <type> --env development|production [--url URL] [--user-id ID] [--org-id ID]",
   async run(args, env) {
     const { values, positionals } = parseArgs({

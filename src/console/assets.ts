@@ -1,5 +1,5 @@
 import { PAGE } from "./page.js";
-import { SCRIPT } from "./script.js";
+import { SCRIPT } from "./script.generated.js";
 import { STYLE } from "./style.js";
 
 /** The console's static files, held as strings: nothing is read from disk at run time, `dist/` needs no copying. */

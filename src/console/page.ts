@@ -112,10 +112,10 @@ export const PAGE = `<!doctype html>
     </div>
 
     <section class="panel" aria-labelledby="lookup-title">
-      <h2 id="lookup-title">Look up a user</h2>
+      <h2 id="lookup-title">Look up a user or organization</h2>
       <form id="lookup" class="lookup">
         <label>Environment <select name="environment"><option value="development">Development</option><option value="production">Production</option></select></label>
-        <label class="grow">Clerk user id or email <input name="query" required autocomplete="off" spellcheck="false" placeholder="user_… or someone@example.org"></label>
+        <label class="grow">Clerk user id, email or organization id <input name="query" required autocomplete="off" spellcheck="false" placeholder="user_…, someone@example.org or org_…"></label>
         <button type="submit" class="primary">Look up</button>
       </form>
       <div id="lookup-result" aria-live="polite"></div>

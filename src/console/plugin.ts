@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { EXAMPLE_TYPES, isExampleType, signedExample } from "../cli/example-delivery.js";
 import {
   BadRequestError,
@@ -10,6 +10,8 @@ import {
 } from "../errors.js";
 import { describe } from "../log.js";
 import { errorResponse, type SyncResponse } from "../response.js";
+import { listDeliveries, OUTCOMES } from "../store/deliveries.js";
+import { COUNTED_TABLES, countRows } from "../store/status.js";
 import { type ClerkUserSync, WEBHOOK_PATH } from "../sync.js";
 import { ENVIRONMENTS, type Environment } from "../verify.js";
 import {
@@ -21,13 +23,10 @@ import {
 } from "./access.js";
 import { ASSETS } from "./assets.js";
 import {
-  countRows,
   deliveryBuckets,
-  InvalidCursorError,
   instanceFreshness,
-  listDeliveries,
+  lookUpOrganization,
   lookUpUser,
-  OUTCOMES,
   STALE_AFTER_MS,
 } from "./queries.js";
 import type { RefusalLog } from "./refusals.js";
@@ -76,18 +75,13 @@ const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\]|::1)$/i;
  * ```
  */
 export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, options) => {
-  const { sync, access, refusals } = options;
-  const clock = options.clock ?? (() => new Date());
-  const logger = sync.logger;
-
+  const logger = options.sync.logger;
   app.addHook("onSend", async (_request, reply, payload) => {
     reply.headers(CONSOLE_HEADERS);
     return payload;
   });
   app.setErrorHandler((error, _request, reply) => {
     const status = (error as { statusCode?: number }).statusCode;
-    if (error instanceof InvalidCursorError)
-      return send(reply, errorResponse(new BadRequestError("invalid cursor")));
     if (error instanceof SyncError) return send(reply, errorResponse(error));
     if (status === undefined || status >= 500) {
       logger.error({ error: describe(error) }, "console request failed");
@@ -96,7 +90,7 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, opt
     return send(reply, errorResponse(error));
   });
 
-  if (access.mode === "off") {
+  if (options.access.mode === "off") {
     const off = async (_request: FastifyRequest, reply: FastifyReply) =>
       send(reply, errorResponse(new ConsoleDisabledError()));
     app.get("/", off);
@@ -105,32 +99,13 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, opt
     return;
   }
 
-  const sessions: Sessions | undefined =
-    access.mode === "token"
-      ? createSessions(access.token, {
-          clock,
-          ...(options.sessionTtlMs ? { ttlMs: options.sessionTtlMs } : {}),
-        })
-      : undefined;
-  const exampleSecret = options.exampleSecret;
-  const loopbackOnly = LOOPBACK.test(options.host ?? "");
-
-  /**
-   * A local run needs no session, but a page elsewhere that rebinds its own name to 127.0.0.1 (DNS rebinding)
-   * must not read it: when listening on loopback, only loopback names are served.
-   */
-  const allowed = (request: FastifyRequest): boolean =>
-    sessions
-      ? sessions.valid(request.headers.cookie)
-      : !loopbackOnly || LOOPBACK.test(hostnameOf(request.headers.host));
-
+  const context = consoleContext(options, options.access);
   // The page and its assets: no data in them, so served to anyone who reaches the console.
   for (const asset of ASSETS) {
     app.get(asset.path, async (_request, reply) =>
       reply.code(200).header("content-type", asset.type).header("cache-control", "no-cache").send(asset.body),
     );
   }
-
   await app.register(async (api) => {
     api.addHook("onRequest", async (request, reply) => {
       reply.header("cache-control", "no-store");
@@ -138,127 +113,188 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, opt
         return send(reply, errorResponse(new UnauthorizedError("cross-origin console requests are refused")));
       const open = request.routeOptions.config as { public?: boolean } | undefined;
       if (open?.public) return;
-      if (!allowed(request))
+      if (!context.allowed(request))
         return send(
           reply,
           errorResponse(new UnauthorizedError("sign in to the console first (CONSOLE_TOKEN)")),
         );
     });
-
-    await api.register(async (signIn) => {
-      // The sign-in also takes an HTML form's body; every other POST takes JSON only, which a page elsewhere
-      // cannot send without a CORS preflight this service never answers.
-      signIn.addContentTypeParser(
-        "application/x-www-form-urlencoded",
-        { parseAs: "string", bodyLimit: 4096 },
-        (_request, body, done) => done(null, Object.fromEntries(new URLSearchParams(String(body)))),
-      );
-      signIn.post(
-        "/console/api/session",
-        { config: { public: true }, bodyLimit: 4096 },
-        async (request, reply) => {
-          if (!sessions) return { signedIn: true, mode: "local" };
-          const form = String(request.headers["content-type"] ?? "").startsWith(
-            "application/x-www-form-urlencoded",
-          );
-          // A form post must say where it comes from: browsers always do.
-          if (form && !request.headers.origin)
-            return send(reply, errorResponse(new UnauthorizedError("a form sign-in needs an Origin header")));
-          const token = (request.body as { token?: unknown } | null)?.token;
-          if (!sessions.tokenMatches(token)) {
-            logger.warn({ console: "sign-in" }, "console sign-in refused: wrong token");
-            return send(reply, errorResponse(new UnauthorizedError("wrong console token")));
-          }
-          const cookie = sessionCookie(sessions.open(), { secure: isHttps(request), ttlMs: sessions.ttlMs });
-          logger.info({ console: "sign-in" }, "console signed in");
-          reply.header("set-cookie", cookie);
-          return form ? reply.code(303).header("location", "/").send() : { signedIn: true, mode: "token" };
-        },
-      );
-    });
-
-    api.delete("/console/api/session", { config: { public: true } }, async (request, reply) => {
-      sessions?.close(request.headers.cookie);
-      reply.header("set-cookie", sessionCookie(null, { secure: isHttps(request), ttlMs: 0 }));
-      return { signedIn: false };
-    });
-
-    api.get("/console/api/setup", async (request) => {
-      const webhookUrl = `${isHttps(request) ? "https" : "http"}://${request.headers.host ?? "localhost"}${WEBHOOK_PATH}`;
-      return {
-        access: { mode: access.mode, host: options.host ?? null, loopbackOnly },
-        webhookUrl,
-        // Shown under the URL when Clerk could not deliver to it (a loopback or private address).
-        webhookUrlNote: unreachableFromClerk(webhookUrl) ?? null,
-        instances: ENVIRONMENTS.map((environment) => ({
-          environment,
-          configured: options.instances.includes(environment),
-        })),
-        database: sync.database.dialect,
-        examples: exampleSecret ? EXAMPLE_TYPES : [],
-      };
-    });
-
-    api.get("/console/api/deliveries", async (request) => {
-      const q = request.query as Record<string, string | undefined>;
-      return listDeliveries(sync.database, {
-        environment: oneOf(q.environment, ENVIRONMENTS, "environment"),
-        type: text(q.type, "type"),
-        outcome: oneOf(q.outcome, OUTCOMES, "outcome"),
-        limit: q.limit === undefined || q.limit === "" ? undefined : integer(q.limit, "limit"),
-        cursor: text(q.cursor, "cursor"),
-      });
-    });
-
-    api.get("/console/api/refusals", async (request) => {
-      const { limit } = request.query as Record<string, string | undefined>;
-      return { refusals: refusals.list(limit ? Math.min(integer(limit, "limit"), 500) : 100) };
-    });
-
-    api.get("/console/api/summary", async (request) => {
-      const range =
-        oneOf((request.query as { range?: string }).range, ["hour", "day"] as const, "range") ?? "hour";
-      const staleAfterMs = options.staleAfterMs ?? STALE_AFTER_MS;
-      const [rows, chart, instances] = await Promise.all([
-        countRows(sync.database),
-        deliveryBuckets(sync.database, refusals, range, clock()),
-        instanceFreshness(sync.database, clock(), staleAfterMs),
-      ]);
-      const freshness = { staleAfterMs, instances };
-      return { ...rows, chart: { range, ...chart }, lastErrors: refusals.lastByCode(), freshness };
-    });
-
-    // A POST so that an email never sits in a URL (proxy logs, history); it reads only.
-    api.post("/console/api/users/lookup", { bodyLimit: 4096 }, async (request) => {
-      const body = (request.body ?? {}) as { environment?: unknown; query?: unknown };
-      const environment = oneOf(body.environment, ENVIRONMENTS, "environment");
-      const key = text(body.query, "query")?.trim();
-      if (!environment || !key)
-        throw new BadRequestError("give an environment and a Clerk user id or an email");
-      return lookUpUser(sync.database, environment, key);
-    });
-
-    if (exampleSecret) {
-      api.post("/console/api/examples/:type", { bodyLimit: 4096 }, async (request, reply) => {
-        const { type } = request.params as { type: string };
-        if (!isExampleType(type)) return send(reply, errorResponse(new NotFoundError(`no example ${type}`)));
-        const userId =
-          text((request.body as { userId?: unknown } | null)?.userId, "userId")?.trim() || undefined;
-        const signed = signedExample(type, { secret: exampleSecret, userId, now: clock() });
-        // The delivery takes the webhook's own path through the core: verify, decode, store, answer.
-        const answer = await sync.handle({ body: signed.body, headers: signed.headers });
-        return {
-          type,
-          environment: "development",
-          svixId: signed.svixId,
-          userId: signed.userId,
-          status: answer.status,
-          answer: JSON.parse(answer.body) as unknown,
-        };
-      });
-    }
+    await sessionRoutes(api, context);
+    readRoutes(api, context);
+    lookupRoutes(api, context);
+    if (options.exampleSecret) exampleRoutes(api, context, options.exampleSecret);
   });
 };
+
+/** What the console's routes share: its options, the sessions (token access), and who may read. */
+interface ConsoleContext {
+  options: ConsoleOptions;
+  sync: ClerkUserSync;
+  clock: () => Date;
+  sessions: Sessions | undefined;
+  loopbackOnly: boolean;
+  allowed(request: FastifyRequest): boolean;
+}
+
+function consoleContext(
+  options: ConsoleOptions,
+  access: Exclude<ConsoleAccess, { mode: "off" }>,
+): ConsoleContext {
+  const clock = options.clock ?? (() => new Date());
+  const sessions =
+    access.mode === "token"
+      ? createSessions(access.token, {
+          clock,
+          ...(options.sessionTtlMs ? { ttlMs: options.sessionTtlMs } : {}),
+        })
+      : undefined;
+  const loopbackOnly = LOOPBACK.test(options.host ?? "");
+  return {
+    options,
+    sync: options.sync,
+    clock,
+    sessions,
+    loopbackOnly,
+    /**
+     * A local run needs no session, but a page elsewhere that rebinds its own name to 127.0.0.1 (DNS rebinding)
+     * must not read it: when listening on loopback, only loopback names are served.
+     */
+    allowed: (request) =>
+      sessions
+        ? sessions.valid(request.headers.cookie)
+        : !loopbackOnly || LOOPBACK.test(hostnameOf(request.headers.host)),
+  };
+}
+
+/** Signing in with the token (JSON or an HTML form) and out. */
+async function sessionRoutes(api: FastifyInstance, { sessions, sync }: ConsoleContext): Promise<void> {
+  const logger = sync.logger;
+  await api.register(async (signIn) => {
+    // The sign-in also takes an HTML form's body; every other POST takes JSON only, which a page elsewhere
+    // cannot send without a CORS preflight this service never answers.
+    signIn.addContentTypeParser(
+      "application/x-www-form-urlencoded",
+      { parseAs: "string", bodyLimit: 4096 },
+      (_request, body, done) => done(null, Object.fromEntries(new URLSearchParams(String(body)))),
+    );
+    signIn.post(
+      "/console/api/session",
+      { config: { public: true }, bodyLimit: 4096 },
+      async (request, reply) => {
+        if (!sessions) return { signedIn: true, mode: "local" };
+        const form = String(request.headers["content-type"] ?? "").startsWith(
+          "application/x-www-form-urlencoded",
+        );
+        // A form post must say where it comes from: browsers always do.
+        if (form && !request.headers.origin)
+          return send(reply, errorResponse(new UnauthorizedError("a form sign-in needs an Origin header")));
+        const token = (request.body as { token?: unknown } | null)?.token;
+        if (!sessions.tokenMatches(token)) {
+          logger.warn({ console: "sign-in" }, "console sign-in refused: wrong token");
+          return send(reply, errorResponse(new UnauthorizedError("wrong console token")));
+        }
+        const cookie = sessionCookie(sessions.open(), { secure: isHttps(request), ttlMs: sessions.ttlMs });
+        logger.info({ console: "sign-in" }, "console signed in");
+        reply.header("set-cookie", cookie);
+        return form ? reply.code(303).header("location", "/").send() : { signedIn: true, mode: "token" };
+      },
+    );
+  });
+  api.delete("/console/api/session", { config: { public: true } }, async (request, reply) => {
+    sessions?.close(request.headers.cookie);
+    reply.header("set-cookie", sessionCookie(null, { secure: isHttps(request), ttlMs: 0 }));
+    return { signedIn: false };
+  });
+}
+
+/** The setup, the delivery log, the refusals and the summary. */
+function readRoutes(api: FastifyInstance, { options, sync, clock, loopbackOnly }: ConsoleContext): void {
+  const { refusals } = options;
+  api.get("/console/api/setup", async (request) => {
+    const webhookUrl = `${isHttps(request) ? "https" : "http"}://${request.headers.host ?? "localhost"}${WEBHOOK_PATH}`;
+    return {
+      access: { mode: options.access.mode, host: options.host ?? null, loopbackOnly },
+      webhookUrl,
+      // Shown under the URL when Clerk could not deliver to it (a loopback or private address).
+      webhookUrlNote: unreachableFromClerk(webhookUrl) ?? null,
+      instances: ENVIRONMENTS.map((environment) => ({
+        environment,
+        configured: options.instances.includes(environment),
+      })),
+      database: sync.database.dialect,
+      examples: options.exampleSecret ? EXAMPLE_TYPES : [],
+    };
+  });
+  api.get("/console/api/deliveries", async (request) => {
+    const q = request.query as Record<string, string | undefined>;
+    return listDeliveries(sync.database, {
+      environment: oneOf(q.environment, ENVIRONMENTS, "environment"),
+      type: text(q.type, "type"),
+      outcome: oneOf(q.outcome, OUTCOMES, "outcome"),
+      limit: q.limit === undefined || q.limit === "" ? undefined : integer(q.limit, "limit"),
+      cursor: text(q.cursor, "cursor"),
+    });
+  });
+  api.get("/console/api/refusals", async (request) => {
+    const { limit } = request.query as Record<string, string | undefined>;
+    return { refusals: refusals.list(limit ? Math.min(integer(limit, "limit"), 500) : 100) };
+  });
+  api.get("/console/api/summary", async (request) => {
+    const range =
+      oneOf((request.query as { range?: string }).range, ["hour", "day"] as const, "range") ?? "hour";
+    const staleAfterMs = options.staleAfterMs ?? STALE_AFTER_MS;
+    const [counts, chart, instances] = await Promise.all([
+      countRows(sync.database),
+      deliveryBuckets(sync.database, refusals, range, clock()),
+      instanceFreshness(sync.database, clock(), staleAfterMs),
+    ]);
+    const freshness = { staleAfterMs, instances };
+    return {
+      tables: COUNTED_TABLES,
+      counts,
+      chart: { range, ...chart },
+      lastErrors: refusals.lastByCode(),
+      freshness,
+    };
+  });
+}
+
+/** A user or an organization, with its Billing: POSTs so that an email never sits in a URL (proxy logs, history). */
+function lookupRoutes(api: FastifyInstance, { sync }: ConsoleContext): void {
+  const asked = (body: unknown, missing: string) => {
+    const { environment, query } = (body ?? {}) as { environment?: unknown; query?: unknown };
+    const env = oneOf(environment, ENVIRONMENTS, "environment");
+    const key = text(query, "query")?.trim();
+    if (!env || !key) throw new BadRequestError(`give an environment and ${missing}`);
+    return [env, key] as const;
+  };
+  api.post("/console/api/users/lookup", { bodyLimit: 4096 }, async (request) =>
+    lookUpUser(sync.database, ...asked(request.body, "a Clerk user id or an email")),
+  );
+  api.post("/console/api/organizations/lookup", { bodyLimit: 4096 }, async (request) =>
+    lookUpOrganization(sync.database, ...asked(request.body, "a Clerk organization id")),
+  );
+}
+
+/** A local run's example buttons: the delivery takes the webhook's own path through the core. */
+function exampleRoutes(api: FastifyInstance, { sync, clock }: ConsoleContext, secret: string): void {
+  api.post("/console/api/examples/:type", { bodyLimit: 4096 }, async (request, reply) => {
+    const { type } = request.params as { type: string };
+    if (!isExampleType(type)) return send(reply, errorResponse(new NotFoundError(`no example ${type}`)));
+    const userId = text((request.body as { userId?: unknown } | null)?.userId, "userId")?.trim() || undefined;
+    const signed = signedExample(type, { secret, userId, now: clock() });
+    // Verify, decode, store, answer: as for any delivery.
+    const answer = await sync.handle({ body: signed.body, headers: signed.headers });
+    return {
+      type,
+      environment: "development",
+      svixId: signed.svixId,
+      userId: signed.userId,
+      status: answer.status,
+      answer: JSON.parse(answer.body) as unknown,
+    };
+  });
+}
 
 function send(reply: FastifyReply, { status, headers, body }: SyncResponse): FastifyReply {
   return reply.code(status).headers(headers).type(JSON_TYPE).send(body);

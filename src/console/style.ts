@@ -129,4 +129,6 @@ tr.seen td { transition: background 1.5s ease-out; }
 .user dt { color: var(--muted); font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
 .user dd { margin: 0; overflow-wrap: anywhere; }
 .user pre { background: var(--code-bg); border-radius: 6px; padding: 10px; max-height: 360px; overflow: auto; font-size: 12px; margin: 4px 0 0; }
+.user .billing { margin-top: 10px; }
+.user .billing h3 { font-size: 14px; margin: 0 0 4px; }
 `;

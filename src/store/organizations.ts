@@ -5,8 +5,10 @@ import {
   type OrganizationRow,
   organizationMemberships,
   organizations,
+  organizationTombstones,
 } from "../db/schema.js";
 import type { Environment } from "../verify.js";
+import { decodeCursor, encodeCursor } from "./cursor.js";
 
 /** One organization, or null. */
 export async function getOrganization(
@@ -17,6 +19,20 @@ export async function getOrganization(
     .select()
     .from(organizations)
     .where(and(eq(organizations.clerkOrgId, clerkOrgId), eq(organizations.environment, environment)))
+    .limit(1);
+  return rows[0] ?? null;
+}
+
+/** When a deleted organization was deleted (its tombstone), or null when it has none. */
+export async function getOrganizationTombstone(
+  db: Database,
+  { clerkOrgId, environment }: { clerkOrgId: string; environment: Environment },
+): Promise<{ deletedAt: Date } | null> {
+  const t = organizationTombstones;
+  const rows = await db.orm
+    .select({ deletedAt: t.deletedAt })
+    .from(t)
+    .where(and(eq(t.clerkOrgId, clerkOrgId), eq(t.environment, environment)))
     .limit(1);
   return rows[0] ?? null;
 }
@@ -68,7 +84,7 @@ export async function listOrganizations(
   options: ListOrganizationsOptions,
 ): Promise<OrganizationPage> {
   const limit = pageLimit(options.limit);
-  const after = options.cursor ? decodeCursor(options.cursor, "listOrganizations") : null;
+  const after = options.cursor ? decodeCursor<[string]>(options.cursor, 1)[0] : null;
   const rows = await db.orm
     .select()
     .from(organizations)
@@ -84,7 +100,7 @@ export async function listOrganizations(
   const last = page.at(-1);
   return {
     organizations: page,
-    nextCursor: rows.length > limit && last ? encodeCursor(last.clerkOrgId) : null,
+    nextCursor: rows.length > limit && last ? encodeCursor([last.clerkOrgId]) : null,
   };
 }
 
@@ -118,7 +134,7 @@ export async function listMemberships(
   options: ListMembershipsOptions,
 ): Promise<MembershipPage> {
   const limit = pageLimit(options.limit);
-  const after = options.cursor ? decodeCursor(options.cursor, "listMemberships") : null;
+  const after = options.cursor ? decodeCursor<[string]>(options.cursor, 1)[0] : null;
   const m = organizationMemberships;
   const rows = await db.orm
     .select()
@@ -137,22 +153,10 @@ export async function listMemberships(
   const last = page.at(-1);
   return {
     memberships: page,
-    nextCursor: rows.length > limit && last ? encodeCursor(last.clerkMembershipId) : null,
+    nextCursor: rows.length > limit && last ? encodeCursor([last.clerkMembershipId]) : null,
   };
 }
 
 function pageLimit(limit: number | undefined): number {
   return Math.min(Math.max(Math.trunc(limit ?? 100), 1), 1000);
-}
-
-function encodeCursor(id: string): string {
-  return Buffer.from(JSON.stringify([id])).toString("base64url");
-}
-
-function decodeCursor(cursor: string, caller: string): string {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString());
-    if (Array.isArray(value) && value.length === 1 && typeof value[0] === "string") return value[0];
-  } catch {}
-  throw new TypeError(`${caller}: invalid cursor`);
 }

@@ -1,4 +1,6 @@
+import { and, desc, eq } from "drizzle-orm";
 import type { Database } from "../db/database.js";
+import { billingSubscriptionItems } from "../db/schema.js";
 import type { Environment } from "../verify.js";
 
 /**
@@ -95,4 +97,36 @@ function currentPlan(row: Record<string, unknown>): CurrentPlan {
 function date(value: unknown): Date | null {
   if (value === null || value === undefined) return null;
   return value instanceof Date ? value : new Date(value as string);
+}
+
+/** A row of `billing_subscription_items`. */
+export type SubscriptionItemRow = typeof billingSubscriptionItems.$inferSelect;
+
+/**
+ * A payer's subscription items in one environment, whatever their status (ended and upcoming included), the
+ * newest version first: what the console's lookup lists under the plan in force.
+ *
+ * @example
+ * ```ts
+ * const items = await listSubscriptionItems(db, { userId: "user_123" }, "production");
+ * ```
+ */
+export async function listSubscriptionItems(
+  db: Database,
+  payer: Payer,
+  environment: Environment,
+  limit = 20,
+): Promise<SubscriptionItemRow[]> {
+  const i = billingSubscriptionItems;
+  return db.orm
+    .select()
+    .from(i)
+    .where(
+      and(
+        eq(i.environment, environment),
+        payer.userId !== undefined ? eq(i.clerkUserId, payer.userId) : eq(i.clerkOrgId, payer.organizationId),
+      ),
+    )
+    .orderBy(desc(i.clerkUpdatedAt), desc(i.clerkItemId))
+    .limit(limit);
 }

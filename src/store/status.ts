@@ -1,6 +1,9 @@
-import { count, desc, gte } from "drizzle-orm";
+import { count, desc, gte, sql } from "drizzle-orm";
+import { unionAll } from "drizzle-orm/pg-core";
 import type { Database } from "../db/database.js";
 import {
+  billingPlans,
+  billingSubscriptions,
   organizationMemberships,
   organizationMembershipTombstones,
   organizations,
@@ -52,31 +55,8 @@ export interface SyncStatus {
 export async function syncStatus(db: Database, now: Date): Promise<SyncStatus> {
   const since = new Date(now.getTime() - DAY_MS);
   const d = webhookDeliveries;
-  const counted = (
-    table:
-      | typeof users
-      | typeof userTombstones
-      | typeof organizations
-      | typeof organizationTombstones
-      | typeof organizationMemberships
-      | typeof organizationMembershipTombstones,
-  ) => db.orm.select({ environment: table.environment, n: count() }).from(table).groupBy(table.environment);
-  const [
-    userCounts,
-    tombstoneCounts,
-    orgCounts,
-    orgTombstoneCounts,
-    membershipCounts,
-    membershipTombstoneCounts,
-    latest,
-    recent,
-  ] = await Promise.all([
-    counted(users),
-    counted(userTombstones),
-    counted(organizations),
-    counted(organizationTombstones),
-    counted(organizationMemberships),
-    counted(organizationMembershipTombstones),
+  const [counts, latest, recent] = await Promise.all([
+    countRows(db),
     db.orm
       .selectDistinctOn([d.environment], {
         environment: d.environment,
@@ -92,8 +72,6 @@ export async function syncStatus(db: Database, now: Date): Promise<SyncStatus> {
       .where(gte(d.receivedAt, since))
       .groupBy(d.environment, d.outcome),
   ]);
-  const of = (rows: { environment: Environment; n: number }[], environment: Environment) =>
-    rows.find((r) => r.environment === environment)?.n ?? 0;
   const environments = Object.fromEntries(
     ENVIRONMENTS.map((environment): [Environment, EnvironmentStatus] => {
       const last = latest.find((r) => r.environment === environment);
@@ -101,15 +79,16 @@ export async function syncStatus(db: Database, now: Date): Promise<SyncStatus> {
       for (const r of recent) {
         if (r.environment === environment && isLogged(r.outcome)) last24h[r.outcome] = r.n;
       }
+      const rows = counts[environment];
       return [
         environment,
         {
-          users: of(userCounts, environment),
-          tombstones: of(tombstoneCounts, environment),
-          organizations: of(orgCounts, environment),
-          organizationTombstones: of(orgTombstoneCounts, environment),
-          memberships: of(membershipCounts, environment),
-          membershipTombstones: of(membershipTombstoneCounts, environment),
+          users: rows.users,
+          tombstones: rows.user_tombstones,
+          organizations: rows.organizations,
+          organizationTombstones: rows.organization_tombstones,
+          memberships: rows.organization_memberships,
+          membershipTombstones: rows.organization_membership_tombstones,
           lastDelivery: last
             ? { receivedAt: last.receivedAt.toISOString(), type: last.type, outcome: last.outcome }
             : null,
@@ -119,6 +98,57 @@ export async function syncStatus(db: Database, now: Date): Promise<SyncStatus> {
     }),
   ) as Record<Environment, EnvironmentStatus>;
   return { database: db.dialect, environments };
+}
+
+/**
+ * The tables counted per environment, by table name, in the order `status` and the console show them: each
+ * resource followed by its tombstones, then Billing's subscriptions and plans.
+ */
+const COUNTED = {
+  users,
+  user_tombstones: userTombstones,
+  organizations,
+  organization_tombstones: organizationTombstones,
+  organization_memberships: organizationMemberships,
+  organization_membership_tombstones: organizationMembershipTombstones,
+  billing_subscriptions: billingSubscriptions,
+  billing_plans: billingPlans,
+};
+
+/** A table {@link countRows} counts. */
+export type CountedTable = keyof typeof COUNTED;
+
+/** The counted tables, in the order they are shown. */
+export const COUNTED_TABLES = Object.keys(COUNTED) as CountedTable[];
+
+/**
+ * Rows of each counted table per environment, in one statement (`count(*)`: it grows with the tables). What
+ * `status` and the console's "At a glance" show.
+ *
+ * @example
+ * ```ts
+ * const { production } = await countRows(db);
+ * console.log(production.users, production.billing_subscriptions);
+ * ```
+ */
+export async function countRows(db: Database): Promise<Record<Environment, Record<CountedTable, number>>> {
+  const queries = COUNTED_TABLES.map((name) => {
+    const table = COUNTED[name];
+    return db.orm
+      .select({ name: sql<CountedTable>`${name}::text`, environment: table.environment, n: count() })
+      .from(table)
+      .groupBy(table.environment);
+  });
+  type Query = (typeof queries)[number];
+  const rows = await unionAll(...(queries as [Query, Query, ...Query[]]));
+  const zero = () =>
+    Object.fromEntries(COUNTED_TABLES.map((name) => [name, 0])) as Record<CountedTable, number>;
+  const counts: Record<Environment, Record<CountedTable, number>> = {
+    development: zero(),
+    production: zero(),
+  };
+  for (const row of rows) counts[row.environment][row.name] = row.n;
+  return counts;
 }
 
 function isLogged(outcome: Outcome): outcome is LoggedOutcome {

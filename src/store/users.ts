@@ -1,7 +1,8 @@
-import { and, asc, eq, gt, or } from "drizzle-orm";
+import { and, asc, eq, gt, or, sql } from "drizzle-orm";
 import type { Database } from "../db/database.js";
-import { type UserRow, users } from "../db/schema.js";
-import type { Environment } from "../verify.js";
+import { type UserRow, users, userTombstones } from "../db/schema.js";
+import { ENVIRONMENTS, type Environment } from "../verify.js";
+import { decodeCursor, encodeCursor } from "./cursor.js";
 
 /** One user, or null. */
 export async function getUser(
@@ -12,6 +13,37 @@ export async function getUser(
     .select()
     .from(users)
     .where(and(eq(users.clerkUserId, clerkUserId), eq(users.environment, environment)))
+    .limit(1);
+  return rows[0] ?? null;
+}
+
+/**
+ * Up to ten users of one environment whose Clerk id or email is `key` (an email as given or in lower case), in
+ * Clerk id order: what the console's lookup shows.
+ */
+export async function findUsers(db: Database, environment: Environment, key: string): Promise<UserRow[]> {
+  return db.orm
+    .select()
+    .from(users)
+    .where(
+      and(
+        eq(users.environment, environment),
+        or(eq(users.clerkUserId, key), eq(users.email, key), eq(users.email, sql`lower(${key})`)),
+      ),
+    )
+    .orderBy(asc(users.clerkUserId))
+    .limit(10);
+}
+
+/** When a deleted user was deleted (its tombstone), or null when it has none. */
+export async function getUserTombstone(
+  db: Database,
+  { clerkUserId, environment }: { clerkUserId: string; environment: Environment },
+): Promise<{ deletedAt: Date } | null> {
+  const rows = await db.orm
+    .select({ deletedAt: userTombstones.deletedAt })
+    .from(userTombstones)
+    .where(and(eq(userTombstones.clerkUserId, clerkUserId), eq(userTombstones.environment, environment)))
     .limit(1);
   return rows[0] ?? null;
 }
@@ -31,10 +63,14 @@ export interface UserPage {
   nextCursor: string | null;
 }
 
-/** Keyset pagination over users: stable under concurrent writes, no OFFSET. */
+/** Keyset pagination over users: stable under concurrent writes, no OFFSET. A cursor it did not make: `bad_request`. */
 export async function listUsers(db: Database, options: ListUsersOptions = {}): Promise<UserPage> {
   const limit = Math.min(Math.max(Math.trunc(options.limit ?? 100), 1), 1000);
-  const after = options.cursor ? decodeCursor(options.cursor) : null;
+  const after = options.cursor
+    ? decodeCursor<[Environment, string]>(options.cursor, 2, ([environment]) =>
+        (ENVIRONMENTS as readonly string[]).includes(environment as string),
+      )
+    : null;
   const [afterEnvironment, afterId] = after ?? [];
   const rows = await db.orm
     .select()
@@ -58,25 +94,4 @@ export async function listUsers(db: Database, options: ListUsersOptions = {}): P
     users: page,
     nextCursor: rows.length > limit && last ? encodeCursor([last.environment, last.clerkUserId]) : null,
   };
-}
-
-type Position = [Environment, string];
-
-function encodeCursor(position: Position): string {
-  return Buffer.from(JSON.stringify(position)).toString("base64url");
-}
-
-function decodeCursor(cursor: string): Position {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString());
-    if (
-      Array.isArray(value) &&
-      value.length === 2 &&
-      (value[0] === "development" || value[0] === "production") &&
-      typeof value[1] === "string"
-    ) {
-      return value as Position;
-    }
-  } catch {}
-  throw new TypeError("listUsers: invalid cursor");
 }

@@ -17,8 +17,24 @@ export const ORGANIZATION_TYPES = [
 ] as const;
 export type OrganizationType = (typeof ORGANIZATION_TYPES)[number];
 
+/** The Billing event types Clerk publishes an example of (OpenAPI webhook spec). */
+export const BILLING_TYPES = [
+  "subscription.created",
+  "subscriptionItem.active",
+  "subscriptionItem.canceled",
+  "subscriptionItem.ended",
+  "paymentAttempt.created",
+] as const;
+export type BillingType = (typeof BILLING_TYPES)[number];
+
 /** Every event type `trigger` and the console can send an example of, in the order they offer them. */
-export const EXAMPLE_TYPES = ["user.created", "user.updated", "user.deleted", ...ORGANIZATION_TYPES];
+export const EXAMPLE_TYPES = [
+  "user.created",
+  "user.updated",
+  "user.deleted",
+  ...ORGANIZATION_TYPES,
+  ...BILLING_TYPES,
+];
 
 /** The names of the published examples under test/fixtures/clerk. */
 export type FixtureName =
@@ -26,7 +42,8 @@ export type FixtureName =
   | "user.updated.openapi"
   | "user.deleted.catalog"
   | "user.deleted.openapi"
-  | `${OrganizationType}.${"openapi" | "catalog"}`;
+  | `${OrganizationType}.${"openapi" | "catalog"}`
+  | `${BillingType}.openapi`;
 
 /** One of Clerk's published example events, parsed (a fresh copy each call). */
 export function clerkEvent(name: FixtureName): ClerkEvent {
