@@ -148,8 +148,11 @@ export type Delivery =
     })
   | (DeliveryBase & { resource?: undefined; kind: "ignore"; clerkUserId: null });
 
-/** Which table a delivery writes (`billing`: the Billing tables); null for an ignored one. */
-export function resourceOf(delivery: Delivery): Resource | "billing" | null {
+/** What a delivery writes: a resource's table, or the Billing tables (`billing`). */
+export type WriteTarget = Resource | "billing";
+
+/** What a delivery writes; null for an ignored one. */
+export function resourceOf(delivery: Delivery): WriteTarget | null {
   return delivery.kind === "ignore" ? null : (delivery.resource ?? "user");
 }
 

@@ -234,7 +234,7 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
   const logger = options.logger ?? consoleLogger;
   const observer = options.observer ?? {};
   const database = await openMigrated(options);
-  const pipeline: Pipeline = {
+  const core: Core = {
     verify: createVerifier(options.secrets, options.clock ?? (() => new Date())),
     writer: createWriter(database, options.writer, observer, statementTimeout),
     database,
@@ -251,7 +251,7 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
     async handle(request) {
       inFlight.begin();
       try {
-        return await handle(pipeline, request, closing);
+        return await handle(core, request, closing);
       } finally {
         inFlight.end();
       }
@@ -268,13 +268,13 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
       closing = true;
       // Every handle() in flight finishes first: its commit, its onEvent hook, its answer.
       await inFlight.settled();
-      await pipeline.writer.drained();
+      await core.writer.drained();
       await database.close();
     },
     database,
     bodyLimit,
     logger,
-    refuse: (error) => refuseUnread(pipeline, error),
+    refuse: (error) => refuseUnread(core, error),
   };
 }
 
@@ -343,7 +343,7 @@ function deliveriesInFlight(): { begin(): void; end(): void; settled(): Promise<
 }
 
 /** What handling a delivery needs, made once by {@link createClerkUserSync}. */
-interface Pipeline {
+interface Core {
   verify: ReturnType<typeof createVerifier>;
   writer: Writer<Queued>;
   database: Database;
@@ -360,27 +360,27 @@ interface Known {
 }
 
 /** The whole pipeline for one request: verify, decode, store, observe, call `onEvent`, answer. Never throws. */
-async function handle(pipeline: Pipeline, request: SyncRequest, closing: boolean): Promise<SyncResponse> {
+async function handle(core: Core, request: SyncRequest, closing: boolean): Promise<SyncResponse> {
   const started = performance.now();
   const known: Known = { labels: { environment: "unknown", type: "unknown" }, svixId: undefined };
   try {
     if (closing) throw new ShuttingDownError();
-    const { delivery, body } = receive(pipeline, request, known);
-    const outcome = await store(pipeline, delivery, body, known);
+    const { delivery, body } = receive(core, request, known);
+    const outcome = await store(core, delivery, body, known);
     const seconds = (performance.now() - started) / 1000;
     // Committed: from here on, nothing may turn the answer into an error.
     safely(() => {
       const { environment, type } = known.labels;
-      pipeline.observer.delivery?.({ environment, type, outcome }, seconds);
-      pipeline.logger.info(
+      core.observer.delivery?.({ environment, type, outcome }, seconds);
+      core.logger.info(
         { svixId: known.svixId, environment, type, outcome, durationMs: round(seconds * 1000) },
         "delivery",
       );
     });
-    if (pipeline.onEvent) await notify(pipeline, pipeline.onEvent, delivery, outcome);
+    if (core.onEvent) await notify(core, core.onEvent, delivery, outcome);
     return jsonResponse(200, { status: outcome, environment: delivery.environment, type: delivery.type });
   } catch (error) {
-    return refuse(pipeline, error, request, known, (performance.now() - started) / 1000);
+    return refuse(core, error, request, known, (performance.now() - started) / 1000);
   }
 }
 
@@ -389,7 +389,7 @@ async function handle(pipeline: Pipeline, request: SyncRequest, closing: boolean
  * established, so that a refusal further on reports them.
  */
 function receive(
-  { verify, bodyLimit }: Pipeline,
+  { verify, bodyLimit }: Core,
   request: SyncRequest,
   known: Known,
 ): { delivery: Delivery; body: string } {
@@ -409,7 +409,7 @@ function receive(
 
 /** The delivery stored through the writer: its outcome once committed, or the storage failure, logged. */
 async function store(
-  { writer, logger }: Pipeline,
+  { writer, logger }: Core,
   delivery: Delivery,
   body: string,
   known: Known,
@@ -434,7 +434,7 @@ async function store(
 
 /** The error answer to a delivery that was not stored, logged and observed with what was known of it. */
 function refuse(
-  { logger, observer }: Pipeline,
+  { logger, observer }: Core,
   error: unknown,
   request: SyncRequest,
   { labels, svixId }: Known,
@@ -465,7 +465,7 @@ function refuse(
 }
 
 /** {@link ClerkUserSync.refuse}: the answer to a delivery an adapter refused before the core could read it. */
-function refuseUnread({ logger, observer }: Pipeline, error: unknown): SyncResponse {
+function refuseUnread({ logger, observer }: Core, error: unknown): SyncResponse {
   const { code, ...response } = errorResponse(error);
   safely(() => {
     observer.delivery?.({ environment: "unknown", type: "unknown", outcome: "error" }, 0);
@@ -479,7 +479,7 @@ function refuseUnread({ logger, observer }: Pipeline, error: unknown): SyncRespo
 
 /** Calls `onEvent` with the delivery's committed rows; a throw is logged, never answered. */
 async function notify(
-  { database, logger }: Pipeline,
+  { database, logger }: Core,
   onEvent: NonNullable<ClerkUserSyncOptions["onEvent"]>,
   delivery: Delivery,
   outcome: Outcome,
