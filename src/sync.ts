@@ -380,7 +380,7 @@ async function handle(core: Core, request: SyncRequest, closing: boolean): Promi
     if (core.onEvent) await notify(core, core.onEvent, delivery, outcome);
     return jsonResponse(200, { status: outcome, environment: delivery.environment, type: delivery.type });
   } catch (error) {
-    return refuse(core, error, request, known, (performance.now() - started) / 1000);
+    return answerFailure(core, error, request, known, (performance.now() - started) / 1000);
   }
 }
 
@@ -433,7 +433,7 @@ async function store(
 }
 
 /** The error answer to a delivery that was not stored, logged and observed with what was known of it. */
-function refuse(
+function answerFailure(
   { logger, observer }: Core,
   error: unknown,
   request: SyncRequest,
