@@ -233,9 +233,10 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
   const { bodyLimit, statementTimeout } = checkedOptions(options);
   const logger = options.logger ?? consoleLogger;
   const observer = options.observer ?? {};
+  const verify = createVerifier(options.secrets, options.clock ?? (() => new Date()));
   const database = await openMigrated(options);
   const core: Core = {
-    verify: createVerifier(options.secrets, options.clock ?? (() => new Date())),
+    verify,
     writer: createWriter(database, options.writer, observer, statementTimeout),
     database,
     bodyLimit,
