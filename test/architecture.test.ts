@@ -131,6 +131,9 @@ describe("the functions of src/", () => {
     const lengths = functionLengths(files);
     expect(lengths.find((f) => f.name === "createClerkUserSync")?.lines).toBeGreaterThan(20);
     expect(tooLong(lengths, LONG_FOR_NOW)).toEqual([]);
+    // An entry whose function now fits, or is gone, is taken off the list.
+    const stillLong = new Set(lengths.filter((f) => f.lines > SCREEN).map((f) => `${f.file} ${f.name}`));
+    expect([...LONG_FOR_NOW].filter((entry) => !stillLong.has(entry))).toEqual([]);
   });
 
   it("are measured so that a long one is found and SQL text is not counted (the check can fail)", () => {
