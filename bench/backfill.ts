@@ -11,54 +11,21 @@
  * when the server is local, by its backends: on a busy machine the wall clock alone says little.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
-import pg from "pg";
 import { backfill } from "../src/backfill/backfill.js";
 import { ClerkApi, MAX_PAGE_SIZE, RATE_LIMITS } from "../src/backfill/clerk-api.js";
 import { type Database, openDatabase } from "../src/db/database.js";
 import { migrate } from "../src/db/migrate.js";
 import { fakeUsers, startFakeClerk } from "../test/support/fake-clerk.js";
+import { adminQuery, loadAverage, serverCpuMs } from "./machine.js";
 
-const readLoad = () => {
-  try {
-    return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
-  } catch {
-    return "?";
-  }
-};
 const count = Number(process.argv[2] ?? 100_000);
 const admin = process.env.BENCH_POSTGRES ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const name = `cus_bench_${randomBytes(4).toString("hex")}`;
 
-/** CPU milliseconds used so far by the server processes serving this database (0 when not local). */
-async function serverCpu(db: Database): Promise<number> {
-  const backends = await db.query<{ pid: number }>(
-    "select pid from pg_stat_activity where datname = current_database()",
-  );
-  let ms = 0;
-  for (const { pid } of backends) {
-    try {
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-      ms += (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, in 10 ms ticks
-    } catch {}
-  }
-  return ms;
-}
-
-async function sql(text: string): Promise<void> {
-  const client = new pg.Client(admin);
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
-
 const fake = await startFakeClerk({ secretKey: "sk_live_benchmarkKey0123456789", users: fakeUsers(count) });
 fake.prepare(MAX_PAGE_SIZE);
-await sql(`create database ${name}`);
+await adminQuery(admin, `create database ${name}`);
 const url = new URL(admin);
 url.pathname = `/${name}`;
 const db = await openDatabase(url.toString());
@@ -76,13 +43,13 @@ try {
       baseUrl: fake.url,
       rateLimit: RATE_LIMITS.production,
     });
-    const [server, client, load] = [await serverCpu(db), process.cpuUsage(), readLoad()];
+    const [server, client, load] = [await serverCpuMs(db), process.cpuUsage(), loadAverage()];
     const started = performance.now();
     const summary = await backfill({ db, environment: "production", api });
     const seconds = (performance.now() - started) / 1000;
     const { done, created, unchanged } = summary;
     const clientMs = Object.values(process.cpuUsage(client)).reduce((a, b) => a + b, 0) / 1000;
-    const serverMs = (await serverCpu(db)) - server;
+    const serverMs = (await serverCpuMs(db)) - server;
     console.log(
       `${label}: ${done} users in ${seconds.toFixed(2)} s = ${Math.round(done / seconds)} users/s ` +
         `(created ${created}, unchanged ${unchanged}); CPU per 1000 users: ` +
@@ -94,7 +61,7 @@ try {
 } finally {
   await db.close();
   await fake.close();
-  await sql(`drop database if exists ${name} with (force)`);
+  await adminQuery(admin, `drop database if exists ${name} with (force)`);
 }
 
 /**

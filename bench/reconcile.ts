@@ -10,30 +10,18 @@
  * and dropped.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import pg from "pg";
 import { ClerkApi, MAX_PAGE_SIZE, RATE_LIMITS } from "../src/backfill/clerk-api.js";
 import { reconcileOnce } from "../src/reconcile/run.js";
 import { createClerkUserSync } from "../src/sync.js";
 import { fakeUser, fakeUsers, startFakeClerk } from "../test/support/fake-clerk.js";
 import { userEvent } from "../test/support/fixtures.js";
 import { SECRETS, signedDelivery } from "../test/support/sign.js";
+import { adminQuery, loadAverage } from "./machine.js";
 
 const count = Number(process.argv[2] ?? 100_000);
 const rate = Number(process.argv[3] ?? 100);
 const admin = process.env.BENCH_POSTGRES ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const name = `cus_bench_${randomBytes(4).toString("hex")}`;
-const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
-
-async function sql(text: string): Promise<void> {
-  const client = new pg.Client(admin);
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? Number.NaN;
@@ -41,7 +29,7 @@ function percentile(sorted: number[], p: number): number {
 
 const fake = await startFakeClerk({ secretKey: "sk_live_benchmarkKey0123456789", users: fakeUsers(count) });
 fake.prepare(MAX_PAGE_SIZE);
-await sql(`create database ${name}`);
+await adminQuery(admin, `create database ${name}`);
 const url = new URL(admin);
 url.pathname = `/${name}`;
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
@@ -78,12 +66,14 @@ function report(label: string, latencies: number[], seconds: number): void {
   const f = (x: number) => x.toFixed(1);
   console.log(
     `${label}: ${latencies.length} deliveries in ${seconds.toFixed(1)} s; p50 ${f(percentile(latencies, 50))} ms, ` +
-      `p99 ${f(percentile(latencies, 99))} ms, max ${f(latencies.at(-1) ?? Number.NaN)} ms; load ${load()}`,
+      `p99 ${f(percentile(latencies, 99))} ms, max ${f(latencies.at(-1) ?? Number.NaN)} ms; load ${loadAverage()}`,
   );
 }
 
 try {
-  console.log(`${count} users to reconcile, ${rate} deliveries/s, Node ${process.version}, load ${load()}`);
+  console.log(
+    `${count} users to reconcile, ${rate} deliveries/s, Node ${process.version}, load ${loadAverage()}`,
+  );
   let t = performance.now();
   report("alone", await steady(new Promise((r) => setTimeout(r, 15_000))), (performance.now() - t) / 1000);
   const api = new ClerkApi({
@@ -114,5 +104,5 @@ try {
 } finally {
   await sync.close();
   await fake.close();
-  await sql(`drop database if exists ${name} with (force)`);
+  await adminQuery(admin, `drop database if exists ${name} with (force)`);
 }

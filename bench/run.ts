@@ -23,6 +23,7 @@ import { WEBHOOK_PATH } from "../src/sync.js";
 import { check } from "./check.js";
 import { workload } from "./histories.js";
 import { drive } from "./load.js";
+import { adminQuery } from "./machine.js";
 import { hotSpots } from "./profile.js";
 import { BenchServer, build, cpuSecondsOf, freePort, startFlags } from "./server.js";
 
@@ -144,25 +145,18 @@ process.exit(exitCode);
 
 async function dropDatabase(): Promise<void> {
   if (database.url)
-    await admin(`drop database if exists ${new URL(database.url).pathname.slice(1)} with (force)`);
+    await adminQuery(
+      ADMIN_URL,
+      `drop database if exists ${new URL(database.url).pathname.slice(1)} with (force)`,
+    );
 }
 
 async function createDatabase(): Promise<string> {
   const name = `clerk_bench_${randomBytes(4).toString("hex")}`;
-  await admin(`create database ${name}`);
+  await adminQuery(ADMIN_URL, `create database ${name}`);
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
   return url.toString();
-}
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }
 
 /** CPU used by the PostgreSQL backends serving the bench database (Linux `/proc`; the server is local). */

@@ -19,6 +19,7 @@ import { lockedTransaction } from "../src/db/sql.js";
 import { decode } from "../src/decode.js";
 import { applyBatch, queued } from "../src/store/apply.js";
 import { STATEMENTS } from "../src/store/shapes.js";
+import { serverCpuMs } from "./machine.js";
 
 const [batches = 400, size = 16, rounds = 3] = process.argv.slice(2).map(Number);
 const admin = process.env.BENCH_POSTGRES ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -26,13 +27,6 @@ const name = `cus_bench_${randomBytes(4).toString("hex")}`;
 const example = JSON.parse(
   readFileSync(new URL("../test/fixtures/clerk/user.created.docs.json", import.meta.url), "utf8"),
 );
-
-/** CPU milliseconds the server process behind `db`'s one connection has used. */
-async function serverCpu(db: Database): Promise<number> {
-  const [row] = await db.query<{ pid: number }>("select pg_backend_pid() as pid");
-  const fields = readFileSync(`/proc/${row?.pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
 
 function batch(round: string, n: number) {
   return Array.from({ length: size }, (_, i) => {
@@ -46,7 +40,7 @@ function batch(round: string, n: number) {
 const PLAIN = { ...STATEMENTS.user.apply, returns: undefined };
 
 async function run(db: Database, way: "stored" | "plain", round: string): Promise<number> {
-  const before = await serverCpu(db);
+  const before = await serverCpuMs(db, "connection");
   for (let n = 0; n < batches; n++) {
     const b = batch(round, n);
     if (way === "stored") await applyBatch(db, b);
@@ -56,7 +50,7 @@ async function run(db: Database, way: "stored" | "plain", round: string): Promis
       await lockedTransaction(db, keys, [{ statement: PLAIN, values: [value] }]);
     }
   }
-  return ((await serverCpu(db)) - before) / batches;
+  return ((await serverCpuMs(db, "connection")) - before) / batches;
 }
 
 const client = new pg.Client({ connectionString: admin });

@@ -33,7 +33,7 @@ export interface BillingObjects {
 }
 
 /** The payer's ids in an event's `data`: Clerk sends `""` (webhooks) or null (Backend API) for the unused side. */
-interface Payer {
+interface PayerIds {
   payerId: string | null;
   clerkUserId: string | null;
   clerkOrgId: string | null;
@@ -121,7 +121,7 @@ export function planFields(data: Record<string, unknown> & { id: string }): Reco
 }
 
 /** The payer an event's object names (`payer.user_id` or `payer.organization_id`, `payer_id` or `payer.id`). */
-export function payerOf(data: Record<string, unknown>): Payer {
+export function payerOf(data: Record<string, unknown>): PayerIds {
   const payer = isObject(data.payer) ? data.payer : {};
   return {
     payerId: id(data.payer_id) ?? id(payer.id),
@@ -130,7 +130,7 @@ export function payerOf(data: Record<string, unknown>): Payer {
   };
 }
 
-function subscription(data: Record<string, unknown>, v: number, payer: Payer): BillingObject {
+function subscription(data: Record<string, unknown>, v: number, payer: PayerIds): BillingObject {
   return {
     id: data.id as string,
     v,
@@ -151,7 +151,7 @@ function subscription(data: Record<string, unknown>, v: number, payer: Payer): B
 function item(
   data: Record<string, unknown>,
   v: number,
-  parentPayer: Payer,
+  parentPayer: PayerIds,
   parent: string | null,
 ): BillingObject {
   const own = payerOf(data);
@@ -180,7 +180,7 @@ function item(
   };
 }
 
-function attempt(data: Record<string, unknown>, v: number, payer: Payer): BillingObject {
+function attempt(data: Record<string, unknown>, v: number, payer: PayerIds): BillingObject {
   const totals = isObject(data.totals) ? data.totals : {};
   const total = isObject(totals.grand_total) ? totals.grand_total : {};
   return {
@@ -212,7 +212,7 @@ function instant(value: unknown): number | null {
   return millis(value) || null;
 }
 
-function defined(payer: Payer): Partial<Payer> {
+function defined(payer: PayerIds): Partial<PayerIds> {
   return Object.fromEntries(Object.entries(payer).filter(([, value]) => value !== null));
 }
 

@@ -148,8 +148,11 @@ export type Delivery =
     })
   | (DeliveryBase & { resource?: undefined; kind: "ignore"; clerkUserId: null });
 
-/** Which table a delivery writes (`billing`: the Billing tables); null for an ignored one. */
-export function resourceOf(delivery: Delivery): Resource | "billing" | null {
+/** What a delivery writes: a resource's table, or the Billing tables (`billing`). */
+export type WriteTarget = Resource | "billing";
+
+/** What a delivery writes; null for an ignored one. */
+export function resourceOf(delivery: Delivery): WriteTarget | null {
   return delivery.kind === "ignore" ? null : (delivery.resource ?? "user");
 }
 
@@ -186,6 +189,26 @@ function notUtf8(): InvalidPayloadError {
  * object with a string `type`, or a user event without `data.id`.
  */
 export function decode({ environment, svixId, body }: VerifiedDelivery): Delivery {
+  const { type, data, eventTime } = envelopeOf(body);
+  const at: Envelope = { environment, svixId, type, eventTime };
+  if (isBillingType(type)) return billingDelivery(at, objectWithId(type, data));
+  if (!EVENT_TYPES.includes(type)) {
+    return { environment, svixId, type, eventTime, kind: "ignore", clerkUserId: null };
+  }
+  const object = objectWithId(type, data);
+  if (type.startsWith("organizationMembership.")) return membershipDelivery(at, object);
+  if (type.startsWith("organization.")) return organizationDelivery(at, object);
+  return userDelivery(at, object);
+}
+
+/** What every delivery carries from its verification and its envelope. */
+type Envelope = Pick<DeliveryBase, "environment" | "svixId" | "type" | "eventTime">;
+
+/** A Clerk object as an event carries it in `data`: with its id. */
+type ClerkObject = Record<string, unknown> & { id: string };
+
+/** The parsed body's `type`, `data` and `timestamp` (as Unix milliseconds), or the refusal of a body that is no event. */
+function envelopeOf(body: string): { type: string; data: unknown; eventTime: number | null } {
   let envelope: unknown;
   try {
     envelope = JSON.parse(body);
@@ -196,101 +219,108 @@ export function decode({ environment, svixId, body }: VerifiedDelivery): Deliver
   if (!isObject(envelope) || typeof envelope.type !== "string" || envelope.type === "") {
     throw new InvalidPayloadError("the body is not a Clerk event: expected an object with a string `type`");
   }
-  const { type, data } = envelope;
-  const eventTime = millis(envelope.timestamp);
-  if (isBillingType(type)) {
-    if (!isObject(data) || typeof data.id !== "string" || data.id === "") {
-      throw new InvalidPayloadError(`a ${type} event needs \`data.id\``);
-    }
-    const billing = billingObjects(type, data, eventTime);
-    const { clerkUserId, clerkOrgId } = payerOf(data);
-    return {
-      environment,
-      svixId,
-      type,
-      eventTime,
-      resource: "billing",
-      kind: "upsert",
-      clerkUserId,
-      clerkOrgId,
-      billing,
-      data,
-    };
-  }
-  // Each shape is written out, with no `{ ...common, more }`: spreading an object and adding properties to the
-  // copy is slow on some Node.js versions, a large share of this function (docs/performance.md).
-  if (!EVENT_TYPES.includes(type)) {
-    return { environment, svixId, type, eventTime, kind: "ignore", clerkUserId: null };
-  }
+  return { type: envelope.type, data: envelope.data, eventTime: millis(envelope.timestamp) };
+}
+
+/** An event's `data`, refused unless it is an object with a string `id`. */
+function objectWithId(type: string, data: unknown): ClerkObject {
   if (!isObject(data) || typeof data.id !== "string" || data.id === "") {
     throw new InvalidPayloadError(`a ${type} event needs \`data.id\``);
   }
-  const deleted = type.endsWith(".deleted");
-  if (type.startsWith("organizationMembership.")) {
-    const { clerkMembershipId, clerkOrgId, clerkUserId } = membershipIds(type, data.id, data);
-    if (deleted) {
-      return {
-        environment,
-        svixId,
-        type,
-        eventTime,
-        resource: "membership",
-        kind: "delete",
-        clerkMembershipId,
-        clerkOrgId,
-        clerkUserId,
-      };
-    }
-    const membership = {
-      role: text(data.role),
-      clerkCreatedAt: millis(data.created_at),
-      clerkUpdatedAt: versionOf(type, data, eventTime),
-    };
+  return data as ClerkObject;
+}
+
+// Each shape below is written out, with no `{ ...common, more }`: spreading an object and adding properties to the
+// copy is slow on some Node.js versions, a large share of decoding (docs/performance.md).
+
+function billingDelivery({ environment, svixId, type, eventTime }: Envelope, data: ClerkObject): Delivery {
+  const billing = billingObjects(type, data, eventTime);
+  const { clerkUserId, clerkOrgId } = payerOf(data);
+  return {
+    environment,
+    svixId,
+    type,
+    eventTime,
+    resource: "billing",
+    kind: "upsert",
+    clerkUserId,
+    clerkOrgId,
+    billing,
+    data,
+  };
+}
+
+function membershipDelivery({ environment, svixId, type, eventTime }: Envelope, data: ClerkObject): Delivery {
+  const { clerkMembershipId, clerkOrgId, clerkUserId } = membershipIds(type, data.id, data);
+  if (type.endsWith(".deleted")) {
     return {
       environment,
       svixId,
       type,
       eventTime,
       resource: "membership",
-      kind: "upsert",
+      kind: "delete",
       clerkMembershipId,
       clerkOrgId,
       clerkUserId,
-      membership,
-      data,
     };
   }
-  if (type.startsWith("organization.")) {
-    const clerkOrgId = data.id;
-    // A deleted organization is a DeletedObject, without `updated_at`: deletes are ordered by the envelope.
-    if (deleted) {
-      return {
-        environment,
-        svixId,
-        type,
-        eventTime,
-        resource: "organization",
-        kind: "delete",
-        clerkOrgId,
-        clerkUserId: null,
-      };
-    }
-    const organization = organizationFields(data, versionOf(type, data, eventTime));
+  const membership = {
+    role: text(data.role),
+    clerkCreatedAt: millis(data.created_at),
+    clerkUpdatedAt: versionOf(type, data, eventTime),
+  };
+  return {
+    environment,
+    svixId,
+    type,
+    eventTime,
+    resource: "membership",
+    kind: "upsert",
+    clerkMembershipId,
+    clerkOrgId,
+    clerkUserId,
+    membership,
+    data,
+  };
+}
+
+function organizationDelivery(
+  { environment, svixId, type, eventTime }: Envelope,
+  data: ClerkObject,
+): Delivery {
+  const clerkOrgId = data.id;
+  // A deleted organization is a DeletedObject, without `updated_at`: deletes are ordered by the envelope.
+  if (type.endsWith(".deleted")) {
     return {
       environment,
       svixId,
       type,
       eventTime,
       resource: "organization",
-      kind: "upsert",
+      kind: "delete",
       clerkOrgId,
       clerkUserId: null,
-      organization,
-      data,
     };
   }
+  const organization = organizationFields(data, versionOf(type, data, eventTime));
+  return {
+    environment,
+    svixId,
+    type,
+    eventTime,
+    resource: "organization",
+    kind: "upsert",
+    clerkOrgId,
+    clerkUserId: null,
+    organization,
+    data,
+  };
+}
+
+function userDelivery({ environment, svixId, type, eventTime }: Envelope, data: ClerkObject): Delivery {
   const clerkUserId = data.id;
-  if (deleted) return { environment, svixId, type, eventTime, kind: "delete", clerkUserId };
+  if (type.endsWith(".deleted")) return { environment, svixId, type, eventTime, kind: "delete", clerkUserId };
   const user = userFields(data, versionOf(type, data, eventTime));
   return { environment, svixId, type, eventTime, kind: "upsert", clerkUserId, user, data };
 }

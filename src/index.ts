@@ -22,6 +22,12 @@ export type { FetchBounds } from "./read-through/fetch-object.js";
 export type { EnsureOptions, ReadThroughOptions } from "./read-through/read-through.js";
 export type { Outcome } from "./store/apply.js";
 export type {
+  BillingPaymentAttemptRow,
+  BillingRows,
+  BillingSubscriptionItemRow,
+  BillingSubscriptionRow,
+} from "./store/billing-rows.js";
+export type {
   ListMembershipsOptions,
   ListOrganizationsOptions,
   MembershipPage,

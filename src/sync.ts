@@ -23,6 +23,7 @@ import {
 } from "./read-through/read-through.js";
 import { errorResponse, jsonResponse, type SyncResponse } from "./response.js";
 import { applyBatch, type Outcome, type Queued, queued } from "./store/apply.js";
+import { type BillingRows, getBillingRows } from "./store/billing-rows.js";
 import { storageFailure } from "./store/failures.js";
 import {
   getMembership,
@@ -52,12 +53,14 @@ export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
 
 /**
  * What {@link ClerkUserSyncOptions.onEvent} receives, after the delivery has committed: the ids the event named
- * and the committed row of the object it was about (`user`, `organization` or `membership`; the other two null).
- * A row is null when the object is deleted or was never stored.
+ * and the committed rows of what it was about: `user`, `organization`, `membership`, or for a Billing event
+ * `billing` (its subscription and items, its item, or its payment attempt); the others null. A row is null when
+ * the object is deleted or was never stored.
  *
  * @example
  * ```ts
  * onEvent: ({ type, membership }) => { if (membership) grantAccess(membership.clerkUserId, membership.clerkOrgId) }
+ * onEvent: ({ billing }) => { for (const item of billing?.items ?? []) recordPlan(item.clerkOrgId, item.planSlug) }
  * ```
  */
 export interface SyncEvent {
@@ -77,6 +80,11 @@ export interface SyncEvent {
   organization: OrganizationRow | null;
   /** A membership event's row as committed; null for any other event. */
   membership: MembershipRow | null;
+  /**
+   * A Billing event's rows as committed ({@link BillingRows}: `subscription`, `items`, `paymentAttempt`, each null
+   * or left out when not stored); null for any other event.
+   */
+  billing: BillingRows | null;
 }
 
 /** Measurements for metrics; every method optional. */
@@ -222,6 +230,57 @@ export interface ClerkUserSync {
  * ```
  */
 export async function createClerkUserSync(options: ClerkUserSyncOptions): Promise<ClerkUserSync> {
+  const { bodyLimit, statementTimeout } = checkedOptions(options);
+  const logger = options.logger ?? consoleLogger;
+  const observer = options.observer ?? {};
+  const verify = createVerifier(options.secrets, options.clock ?? (() => new Date()));
+  const database = await openMigrated(options);
+  const core: Core = {
+    verify,
+    writer: createWriter(database, options.writer, observer, statementTimeout),
+    database,
+    bodyLimit,
+    logger,
+    observer,
+    onEvent: options.onEvent,
+  };
+  const readThrough = createReadThrough(database, options.clerk, logger);
+  const inFlight = deliveriesInFlight();
+  let closing = false;
+
+  return {
+    async handle(request) {
+      inFlight.begin();
+      try {
+        return await handle(core, request, closing);
+      } finally {
+        inFlight.end();
+      }
+    },
+    getUser: (key) => getUser(database, key),
+    listUsers: (listOptions) => listUsers(database, listOptions),
+    getOrganization: (key) => getOrganization(database, key),
+    listOrganizations: (listOptions) => listOrganizations(database, listOptions),
+    listMemberships: (listOptions) => listMemberships(database, listOptions),
+    ensureUser: readThrough.ensureUser,
+    ensureOrganization: readThrough.ensureOrganization,
+    getCurrentPlan: (payer, environment) => getCurrentPlan(database, payer, environment),
+    async close() {
+      closing = true;
+      // Every handle() in flight finishes first: its commit, its onEvent hook, its answer.
+      await inFlight.settled();
+      await core.writer.drained();
+      await database.close();
+    },
+    database,
+    bodyLimit,
+    logger,
+    refuse: (error) => refuseUnread(core, error),
+  };
+}
+
+/** The options' limits, checked with the secrets and the read-through's options: every problem in one ConfigError. */
+function checkedOptions(options: ClerkUserSyncOptions): { bodyLimit: number; statementTimeout: number } {
   const problems = secretProblems(options.secrets ?? {}, {
     development: "secrets.development",
     production: "secrets.production",
@@ -234,182 +293,239 @@ export async function createClerkUserSync(options: ClerkUserSyncOptions): Promis
     problems.push("statementTimeout must be a positive integer (milliseconds)");
   problems.push(...readThroughProblems(options.clerk));
   if (problems.length > 0) throw new ConfigError(problems);
+  return { bodyLimit, statementTimeout };
+}
 
-  const logger = options.logger ?? consoleLogger;
-  const observer = options.observer ?? {};
-  const verify = createVerifier(options.secrets, options.clock ?? (() => new Date()));
+/** The database, migrated unless `migrate: false`; closed again when migrating fails. */
+async function openMigrated(options: ClerkUserSyncOptions): Promise<Database> {
   const database = await openDatabase(options.database, { dataDir: options.dataDir, pool: options.pool });
-  if (options.migrate !== false) {
-    try {
-      await migrateThrough(database, options.migrationsDatabase);
-    } catch (error) {
-      await database.close();
-      throw error;
-    }
+  if (options.migrate === false) return database;
+  try {
+    await migrateThrough(database, options.migrationsDatabase);
+  } catch (error) {
+    await database.close();
+    throw error;
   }
-  const writer = new Writer<Queued>(
+  return database;
+}
+
+/** The group-commit queue every delivery is stored through. */
+function createWriter(
+  database: Database,
+  tuning: ClerkUserSyncOptions["writer"],
+  observer: Observer,
+  statementTimeout: number,
+): Writer<Queued> {
+  return new Writer<Queued>(
     (batch) => applyBatch(database, batch, { timeoutMs: statementTimeout }),
     {
-      ...options.writer,
+      ...tuning,
       // More transactions at once than the database can run would only queue for its connections.
-      concurrency: Math.min(options.writer?.concurrency ?? 1, database.concurrency),
+      concurrency: Math.min(tuning?.concurrency ?? 1, database.concurrency),
       onCommit: (size, seconds, ok) => safely(() => observer.write?.(size, seconds, ok)),
     },
     (entry) => entry.delivery.body?.length ?? 0,
   );
-  const readThrough = createReadThrough(database, options.clerk, logger);
-  let closing = false;
+}
+
+/** How many deliveries are being handled, so that closing waits for each one's commit, hook and answer. */
+function deliveriesInFlight(): { begin(): void; end(): void; settled(): Promise<void> } {
   let active = 0;
   const idle: (() => void)[] = [];
-
-  async function handle(request: SyncRequest): Promise<SyncResponse> {
-    const started = performance.now();
-    let labels: { environment: Environment | "unknown"; type: string } = {
-      environment: "unknown",
-      type: "unknown",
-    };
-    let svixId: string | undefined;
-    active++;
-    try {
-      if (closing) throw new ShuttingDownError();
-      const size =
-        typeof request.body === "string" ? Buffer.byteLength(request.body) : request.body.byteLength;
-      if (size > bodyLimit) throw new PayloadTooLargeError(`the body exceeds ${bodyLimit} bytes`);
-      // The signature covers the bytes received; only then are they decoded to text.
-      const verified = verify(request.body, headerReader(request.headers));
-      svixId = verified.svixId;
-      labels = { environment: verified.environment, type: "unknown" };
-      const body = bodyText(request.body);
-      assertDepth(body);
-      const delivery = decode({ environment: verified.environment, svixId: verified.svixId, body });
-      assertLimits(delivery);
-      labels = { environment: delivery.environment, type: delivery.type };
-      let outcome: Outcome;
-      try {
-        // Made ready now, while a transaction may be in flight, so that its row waits in the queue ready to go. The
-        // text goes with it (see Applicable), assigned rather than spread: a spread copy is slow on some Node.js versions.
-        outcome = await writer.write(queued(Object.assign(delivery, { body })));
-      } catch (error) {
-        const failure = storageFailure(error);
-        const message =
-          failure.code === "storage_unavailable"
-            ? "delivery not stored: database error"
-            : "delivery not stored: the database refuses its content";
-        logger.error({ svixId, ...labels, code: failure.code, error: describe(error) }, message);
-        throw failure;
-      }
-      const seconds = (performance.now() - started) / 1000;
-      // Committed: from here on, nothing may turn the answer into an error.
-      safely(() => {
-        const { environment, type } = labels;
-        observer.delivery?.({ environment, type, outcome }, seconds);
-        logger.info({ svixId, environment, type, outcome, durationMs: round(seconds * 1000) }, "delivery");
-      });
-      if (options.onEvent) await notify(options.onEvent, delivery, outcome);
-      return jsonResponse(200, { status: outcome, environment: delivery.environment, type: delivery.type });
-    } catch (error) {
-      const failure = error instanceof SyncError ? error : new InternalError({ cause: error });
-      const response = errorResponse(failure);
-      const seconds = (performance.now() - started) / 1000;
-      safely(() => {
-        if (!(error instanceof SyncError))
-          logger.error({ svixId, error: describe(error) }, "unexpected failure");
-        if (failure instanceof InvalidSignatureError) observer.signatureFailure?.(failure.reason);
-        observer.delivery?.({ ...labels, outcome: "error" }, seconds);
-        if (response.status < 500) {
-          logger.warn(
-            { svixId, ...labels, code: failure.code, durationMs: round(seconds * 1000) },
-            "delivery refused",
-          );
-        }
-        observer.refusal?.({
-          code: failure.code,
-          status: response.status,
-          environment: labels.environment === "unknown" ? null : labels.environment,
-          type: labels.type === "unknown" ? null : labels.type,
-          // Unverified when the signature failed, but what the operator matches with Clerk's dashboard.
-          svixId: svixId ?? headerReader(request.headers)("svix-id")?.slice(0, 100) ?? null,
-        });
-      });
-      return response;
-    } finally {
-      if (--active === 0) for (const resolve of idle.splice(0)) resolve();
-    }
-  }
-
-  async function notify(
-    onEvent: NonNullable<ClerkUserSyncOptions["onEvent"]>,
-    delivery: Delivery,
-    outcome: Outcome,
-  ): Promise<void> {
-    const { environment, type, svixId } = delivery;
-    try {
-      const event: SyncEvent = {
-        environment,
-        type,
-        outcome,
-        svixId,
-        clerkUserId: delivery.clerkUserId,
-        clerkOrgId: null,
-        clerkMembershipId: null,
-        user: null,
-        organization: null,
-        membership: null,
-      };
-      if (delivery.resource === "organization") {
-        event.clerkOrgId = delivery.clerkOrgId;
-        event.organization = await getOrganization(database, {
-          clerkOrgId: delivery.clerkOrgId,
-          environment,
-        });
-      } else if (delivery.resource === "membership") {
-        const { clerkMembershipId, clerkOrgId } = delivery;
-        Object.assign(event, { clerkMembershipId, clerkOrgId });
-        event.membership = await getMembership(database, { clerkMembershipId, environment });
-      } else if (delivery.resource === "billing") {
-        event.clerkOrgId = delivery.clerkOrgId;
-      } else if (delivery.clerkUserId !== null) {
-        event.user = await getUser(database, { clerkUserId: delivery.clerkUserId, environment });
-      }
-      await onEvent(event);
-    } catch (error) {
-      // The delivery is committed: a 5xx now would only make Svix resend what we already have.
-      logger.error({ svixId, error: describe(error) }, "onEvent hook failed; delivery was stored");
-    }
-  }
-
   return {
-    handle,
-    getUser: (key) => getUser(database, key),
-    listUsers: (listOptions) => listUsers(database, listOptions),
-    getOrganization: (key) => getOrganization(database, key),
-    listOrganizations: (listOptions) => listOrganizations(database, listOptions),
-    listMemberships: (listOptions) => listMemberships(database, listOptions),
-    ensureUser: readThrough.ensureUser,
-    ensureOrganization: readThrough.ensureOrganization,
-    getCurrentPlan: (payer, environment) => getCurrentPlan(database, payer, environment),
-    async close() {
-      closing = true;
-      // Every handle() in flight finishes first: its commit, its onEvent hook, its answer.
-      if (active > 0) await new Promise<void>((resolve) => idle.push(resolve));
-      await writer.drained();
-      await database.close();
+    begin: () => {
+      active++;
     },
-    database,
-    bodyLimit,
-    logger,
-    refuse(error) {
-      const { code, ...response } = errorResponse(error);
-      safely(() => {
-        observer.delivery?.({ environment: "unknown", type: "unknown", outcome: "error" }, 0);
-        if (response.status < 500)
-          logger.warn({ environment: "unknown", type: "unknown", code }, "delivery refused");
-        else logger.error({ code, error: describe(error) }, "delivery refused");
-        observer.refusal?.({ code, status: response.status, environment: null, type: null, svixId: null });
-      });
-      return response;
+    end: () => {
+      if (--active === 0) for (const resolve of idle.splice(0)) resolve();
     },
+    settled: () => (active > 0 ? new Promise<void>((resolve) => idle.push(resolve)) : Promise.resolve()),
   };
+}
+
+/** What handling a delivery needs, made once by {@link createClerkUserSync}. */
+interface Core {
+  verify: ReturnType<typeof createVerifier>;
+  writer: Writer<Queued>;
+  database: Database;
+  bodyLimit: number;
+  logger: Logger;
+  observer: Observer;
+  onEvent: ClerkUserSyncOptions["onEvent"];
+}
+
+/** What is known of a delivery so far, for its log line, its metrics and its refusal. */
+interface Known {
+  labels: { environment: Environment | "unknown"; type: string };
+  svixId: string | undefined;
+}
+
+/** The whole pipeline for one request: verify, decode, store, observe, call `onEvent`, answer. Never throws. */
+async function handle(core: Core, request: SyncRequest, closing: boolean): Promise<SyncResponse> {
+  const started = performance.now();
+  const known: Known = { labels: { environment: "unknown", type: "unknown" }, svixId: undefined };
+  try {
+    if (closing) throw new ShuttingDownError();
+    const { delivery, body } = receive(core, request, known);
+    const outcome = await store(core, delivery, body, known);
+    const seconds = (performance.now() - started) / 1000;
+    // Committed: from here on, nothing may turn the answer into an error.
+    safely(() => {
+      const { environment, type } = known.labels;
+      core.observer.delivery?.({ environment, type, outcome }, seconds);
+      core.logger.info(
+        { svixId: known.svixId, environment, type, outcome, durationMs: round(seconds * 1000) },
+        "delivery",
+      );
+    });
+    if (core.onEvent) await notify(core, core.onEvent, delivery, outcome);
+    return jsonResponse(200, { status: outcome, environment: delivery.environment, type: delivery.type });
+  } catch (error) {
+    return answerFailure(core, error, request, known, (performance.now() - started) / 1000);
+  }
+}
+
+/**
+ * The request's delivery, verified and decoded, and its text. `known` learns the svix-id and labels as they are
+ * established, so that a refusal further on reports them.
+ */
+function receive(
+  { verify, bodyLimit }: Core,
+  request: SyncRequest,
+  known: Known,
+): { delivery: Delivery; body: string } {
+  const size = typeof request.body === "string" ? Buffer.byteLength(request.body) : request.body.byteLength;
+  if (size > bodyLimit) throw new PayloadTooLargeError(`the body exceeds ${bodyLimit} bytes`);
+  // The signature covers the bytes received; only then are they decoded to text.
+  const verified = verify(request.body, headerReader(request.headers));
+  known.svixId = verified.svixId;
+  known.labels = { environment: verified.environment, type: "unknown" };
+  const body = bodyText(request.body);
+  assertDepth(body);
+  const delivery = decode({ environment: verified.environment, svixId: verified.svixId, body });
+  assertLimits(delivery);
+  known.labels = { environment: delivery.environment, type: delivery.type };
+  return { delivery, body };
+}
+
+/** The delivery stored through the writer: its outcome once committed, or the storage failure, logged. */
+async function store(
+  { writer, logger }: Core,
+  delivery: Delivery,
+  body: string,
+  known: Known,
+): Promise<Outcome> {
+  try {
+    // Made ready now, while a transaction may be in flight, so that its row waits in the queue ready to go. The
+    // text goes with it (see Applicable), assigned rather than spread: a spread copy is slow on some Node.js versions.
+    return await writer.write(queued(Object.assign(delivery, { body })));
+  } catch (error) {
+    const failure = storageFailure(error);
+    const message =
+      failure.code === "storage_unavailable"
+        ? "delivery not stored: database error"
+        : "delivery not stored: the database refuses its content";
+    logger.error(
+      { svixId: known.svixId, ...known.labels, code: failure.code, error: describe(error) },
+      message,
+    );
+    throw failure;
+  }
+}
+
+/** The error answer to a delivery that was not stored, logged and observed with what was known of it. */
+function answerFailure(
+  { logger, observer }: Core,
+  error: unknown,
+  request: SyncRequest,
+  { labels, svixId }: Known,
+  seconds: number,
+): SyncResponse {
+  const failure = error instanceof SyncError ? error : new InternalError({ cause: error });
+  const response = errorResponse(failure);
+  safely(() => {
+    if (!(error instanceof SyncError)) logger.error({ svixId, error: describe(error) }, "unexpected failure");
+    if (failure instanceof InvalidSignatureError) observer.signatureFailure?.(failure.reason);
+    observer.delivery?.({ ...labels, outcome: "error" }, seconds);
+    if (response.status < 500) {
+      logger.warn(
+        { svixId, ...labels, code: failure.code, durationMs: round(seconds * 1000) },
+        "delivery refused",
+      );
+    }
+    observer.refusal?.({
+      code: failure.code,
+      status: response.status,
+      environment: labels.environment === "unknown" ? null : labels.environment,
+      type: labels.type === "unknown" ? null : labels.type,
+      // Unverified when the signature failed, but what the operator matches with Clerk's dashboard.
+      svixId: svixId ?? headerReader(request.headers)("svix-id")?.slice(0, 100) ?? null,
+    });
+  });
+  return response;
+}
+
+/** {@link ClerkUserSync.refuse}: the answer to a delivery an adapter refused before the core could read it. */
+function refuseUnread({ logger, observer }: Core, error: unknown): SyncResponse {
+  const { code, ...response } = errorResponse(error);
+  safely(() => {
+    observer.delivery?.({ environment: "unknown", type: "unknown", outcome: "error" }, 0);
+    if (response.status < 500)
+      logger.warn({ environment: "unknown", type: "unknown", code }, "delivery refused");
+    else logger.error({ code, error: describe(error) }, "delivery refused");
+    observer.refusal?.({ code, status: response.status, environment: null, type: null, svixId: null });
+  });
+  return response;
+}
+
+/** Calls `onEvent` with the delivery's committed rows; a throw is logged, never answered. */
+async function notify(
+  { database, logger }: Core,
+  onEvent: NonNullable<ClerkUserSyncOptions["onEvent"]>,
+  delivery: Delivery,
+  outcome: Outcome,
+): Promise<void> {
+  try {
+    await onEvent(await committedEvent(database, delivery, outcome));
+  } catch (error) {
+    // The delivery is committed: a 5xx now would only make Svix resend what we already have.
+    logger.error(
+      { svixId: delivery.svixId, error: describe(error) },
+      "onEvent hook failed; delivery was stored",
+    );
+  }
+}
+
+/** The {@link SyncEvent} of a committed delivery: its ids, and the rows of what it was about, read now. */
+async function committedEvent(database: Database, delivery: Delivery, outcome: Outcome): Promise<SyncEvent> {
+  const { environment, type, svixId } = delivery;
+  const event: SyncEvent = {
+    environment,
+    type,
+    outcome,
+    svixId,
+    clerkUserId: delivery.clerkUserId,
+    clerkOrgId: null,
+    clerkMembershipId: null,
+    user: null,
+    organization: null,
+    membership: null,
+    billing: null,
+  };
+  if (delivery.resource === "organization") {
+    event.clerkOrgId = delivery.clerkOrgId;
+    event.organization = await getOrganization(database, { clerkOrgId: delivery.clerkOrgId, environment });
+  } else if (delivery.resource === "membership") {
+    const { clerkMembershipId, clerkOrgId } = delivery;
+    Object.assign(event, { clerkMembershipId, clerkOrgId });
+    event.membership = await getMembership(database, { clerkMembershipId, environment });
+  } else if (delivery.resource === "billing") {
+    event.clerkOrgId = delivery.clerkOrgId;
+    event.billing = await getBillingRows(database, environment, delivery.billing);
+  } else if (delivery.clerkUserId !== null) {
+    event.user = await getUser(database, { clerkUserId: delivery.clerkUserId, environment });
+  }
+  return event;
 }
 
 /** Metrics and logs must never change an answer: a throwing observer or logger is ignored. */

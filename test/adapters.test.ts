@@ -329,6 +329,7 @@ describe.each(await backends())("adapters on $name", (backend) => {
         clerkMembershipId: null,
         organization: null,
         membership: null,
+        billing: null,
         user: await h.sync.getUser({
           clerkUserId: "user_29w83sxmDNGwOuEthce5gg56FcC",
           environment: "development",

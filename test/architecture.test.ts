@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { type FunctionLength, functionLengths } from "./support/long-functions.js";
 
 const SRC = fileURLToPath(new URL("../src/", import.meta.url));
 
@@ -101,5 +102,46 @@ describe("the module graph of src/", () => {
     const files = readdirSync(SRC, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"));
     const found = files.filter((file) => pattern.test(readFileSync(join(SRC, file), "utf8")));
     expect(found).toEqual(only === undefined ? [] : [only]);
+  });
+});
+
+/** How long a function may be: what fits on a screen, not counting the SQL text or markup it holds. */
+const SCREEN = 80;
+
+/**
+ * Functions over {@link SCREEN} lines that another change is splitting: each entry names its file and function, and
+ * goes when that change lands. SQL and table builders may be listed here only when their length is their data.
+ */
+const LONG_FOR_NOW = new Set<string>([
+  "src/console/plugin.ts consolePlugin",
+  "src/console/plugin.ts (callback in consolePlugin)",
+]);
+
+function tooLong(lengths: readonly FunctionLength[], allowed: ReadonlySet<string>): string[] {
+  return lengths
+    .filter((f) => f.lines > SCREEN && !allowed.has(`${f.file} ${f.name}`))
+    .map((f) => `${f.file}:${f.line} ${f.name} (${f.lines} lines)`);
+}
+
+describe("the functions of src/", () => {
+  it("fit on a screen: none over 80 lines outside SQL text", () => {
+    const files = readdirSync(SRC, { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => `src/${f}`);
+    const lengths = functionLengths(files);
+    expect(lengths.find((f) => f.name === "createClerkUserSync")?.lines).toBeGreaterThan(20);
+    expect(tooLong(lengths, LONG_FOR_NOW)).toEqual([]);
+    // An entry whose function now fits, or is gone, is taken off the list.
+    const stillLong = new Set(lengths.filter((f) => f.lines > SCREEN).map((f) => `${f.file} ${f.name}`));
+    expect([...LONG_FOR_NOW].filter((entry) => !stillLong.has(entry))).toEqual([]);
+  });
+
+  it("are measured so that a long one is found and SQL text is not counted (the check can fail)", () => {
+    const lengths = functionLengths(["test/fixtures/function-lengths.ts"]);
+    expect(lengths.map(({ name, lines }) => ({ name, lines }))).toEqual([
+      { name: "tooLong", lines: 88 },
+      { name: "mostlySql", lines: 4 },
+    ]);
+    expect(tooLong(lengths, new Set())).toEqual(["test/fixtures/function-lengths.ts:3 tooLong (88 lines)"]);
   });
 });

@@ -151,6 +151,20 @@ describe.each(await backends())("hostile input on $name", (backend) => {
     expect((await h.users()).map((u) => u.clerk_user_id)).toEqual(["user_raw"]);
   });
 
+  it("applies one Host rule to the webhook and every other route: none is refused 400, an empty one is served", async () => {
+    const get = (host: string[]) =>
+      rawExchange(port, [["GET /healthz HTTP/1.1", ...host, "Connection: close", "", ""].join("\r\n")]);
+    const missing = await get([]);
+    expect(missing.status).toBe(400);
+    expect(JSON.parse(missing.body)).toMatchObject({ code: "bad_request" });
+    expect((await get(["Host: "])).status).toBe(200);
+    const post = await rawExchange(port, [
+      `${signedRequest(body, ["Connection: close"]).replace("Host: localhost", "Host: ")}${body}`,
+    ]);
+    expect(post.status).toBe(200);
+    expect(JSON.parse(post.body)).toMatchObject({ status: "applied" });
+  });
+
   it("counts refusals made before routing, by code", async () => {
     await rawExchange(port, [`${signedRequest(body, [`X-Note: a\u0001b`])}${body}`]);
     const metrics = await h.app.inject({ method: "GET", url: "/metrics" });

@@ -195,7 +195,7 @@ async function instance(
   logger: Logger,
 ): Promise<{ sync: ClerkUserSync; handler: WebHandler }> {
   const resolved = resolve(options);
-  const key = keyOf(resolved);
+  const key = instanceKey(resolved);
   const hooks: Hooks = { onEvent: options.onEvent, logger, observer: options.observer, clock: options.clock };
   const entries = registry();
   let entry = entries.get(key);
@@ -261,7 +261,7 @@ function resolve(options: ClerkUserSyncRouteOptions): ClerkUserSyncOptions {
  * Two routes with the same settings share one instance. The hooks (functions) are not in the key, nor the
  * environment they were read from; the read-through's settings are (JSON drops its injected functions).
  */
-function keyOf(options: ClerkUserSyncRouteOptions): string {
+function instanceKey(options: ClerkUserSyncRouteOptions): string {
   const { database, onEvent, logger, observer, clock, env, ...settings } = options;
   return JSON.stringify({
     ...settings,

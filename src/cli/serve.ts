@@ -2,13 +2,14 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { text } from "node:stream/consumers";
+import type { FastifyInstance } from "fastify";
 import { type Logger as PinoLogger, pino } from "pino";
 import { type ConsoleAccess, consoleAccess } from "../console/access.js";
-import { createRefusalLog } from "../console/refusals.js";
+import { createRefusalLog, type RefusalLog } from "../console/refusals.js";
 import { openDatabase } from "../db/database.js";
 import { claimEmbeddedDatabase } from "../db/embedded-lock.js";
 import { migrate } from "../db/migrate.js";
-import { ConfigError } from "../errors.js";
+import { ConfigError, exitCode } from "../errors.js";
 import { describe } from "../log.js";
 import { startConfiguredReconcile } from "../reconcile/scheduler.js";
 import {
@@ -21,24 +22,23 @@ import {
 } from "../service/config.js";
 import { controlToken, localUrl, publishControl } from "../service/local-control.js";
 import { withLocalSecret } from "../service/local-secret.js";
-import { createMetrics, watchFreshness } from "../service/metrics.js";
+import { createMetrics, type Metrics, watchFreshness } from "../service/metrics.js";
 import { checkDatabase, checkPort, portProblem } from "../service/preflight.js";
 import { buildServer } from "../service/server.js";
 import { pruneDeliveries } from "../store/deliveries.js";
-import { createClerkUserSync } from "../sync.js";
+import { type ClerkUserSync, createClerkUserSync } from "../sync.js";
 import { ENVIRONMENTS, splitSecrets } from "../verify.js";
 import { logFormatFor, logOutput } from "./log-output.js";
 
 /**
  * `clerk-user-sync serve`: migrates, listens, prunes the delivery log on a timer, and on SIGTERM or SIGINT stops
- * taking connections, finishes what is in flight, closes the database and exits 0 (1 past SHUTDOWN_TIMEOUT).
+ * taking connections, finishes what is in flight, closes the database and exits 0 (`command_failed`'s 1 past
+ * SHUTDOWN_TIMEOUT).
  */
 export async function serve(processEnv: Record<string, string | undefined>): Promise<void> {
   const { env, localSecretFile } = withLocalSecret(processEnv);
   const config = await startupConfig(env, localSecretFile !== undefined);
   const reconcileConfig = loadReconcileConfig(env);
-  // Let go of on exit, however the process exits; a pid file left by SIGKILL names no live process.
-  if (!config.databaseUrl) process.on("exit", claimEmbeddedDatabase(config.dataDir, "serve"));
   const output = await logOutput(logFormatFor(config.logFormat));
   const logger = pino({ level: config.logLevel, base: { service: "clerk-user-sync" } }, output.stream);
   if (!config.databaseUrl) {
@@ -55,23 +55,7 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
   }
   const metrics = createMetrics();
   const refusals = createRefusalLog();
-  const sync = await createClerkUserSync({
-    database: config.databaseUrl,
-    dataDir: config.dataDir,
-    pool: { max: config.database.poolMax },
-    migrate: config.database.migrateOnStart,
-    migrationsDatabase: config.database.migrationsUrl,
-    secrets: config.secrets,
-    bodyLimit: config.bodyLimit,
-    logger,
-    observer: {
-      ...metrics.observer,
-      refusal(refusal) {
-        metrics.observer.refusal?.(refusal);
-        refusals.record(refusal);
-      },
-    },
-  });
+  const sync = await openSync(config, logger, metrics, refusals);
   watchFreshness(metrics.registry, sync.database);
   const instances = ENVIRONMENTS.filter((e) => splitSecrets(config.secrets[e]).length);
   const access: ConsoleAccess = consoleAccess(config);
@@ -91,6 +75,51 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
       exampleSecret: config.localRun ? splitSecrets(config.secrets.development)[0] : undefined,
     },
   });
+  const port = await listen(app, sync, config);
+  if (control)
+    publishControl(config.dataDir, { pid: process.pid, url: localUrl(config.host, port), token: control });
+  announce(logger, config, { database: sync.database.dialect, instances, access: access.mode, port });
+
+  const pruneTimer = startPruning(sync, config, logger);
+  const reconcile = reconcileConfig && startConfiguredReconcile(sync.database, reconcileConfig, logger);
+  stopOnSignals(logger, config.shutdownTimeoutMs, async () => {
+    clearInterval(pruneTimer);
+    reconcile?.stop();
+    await app.close();
+    await sync.close();
+  });
+  // The startup lines go out only now: whoever stops the service on seeing them gets a graceful stop.
+  output.flush();
+}
+
+/** The core over the configured database, its observer feeding the metrics and the console's refusals. */
+function openSync(
+  config: ServiceConfig,
+  logger: PinoLogger,
+  metrics: Metrics,
+  refusals: RefusalLog,
+): Promise<ClerkUserSync> {
+  return createClerkUserSync({
+    database: config.databaseUrl,
+    dataDir: config.dataDir,
+    pool: { max: config.database.poolMax },
+    migrate: config.database.migrateOnStart,
+    migrationsDatabase: config.database.migrationsUrl,
+    secrets: config.secrets,
+    bodyLimit: config.bodyLimit,
+    logger,
+    observer: {
+      ...metrics.observer,
+      refusal(refusal) {
+        metrics.observer.refusal?.(refusal);
+        refusals.record(refusal);
+      },
+    },
+  });
+}
+
+/** Listens on HOST and PORT; resolves with the port taken (PORT=0 picks one). */
+async function listen(app: FastifyInstance, sync: ClerkUserSync, config: ServiceConfig): Promise<number> {
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
@@ -99,11 +128,15 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
     throw portProblem(error as NodeJS.ErrnoException, config.host, config.port) ?? error;
   }
   const address = app.server.address();
-  const port = typeof address === "object" && address ? address.port : config.port;
-  if (control)
-    publishControl(config.dataDir, { pid: process.pid, url: localUrl(config.host, port), token: control });
-  announce(logger, config, { database: sync.database.dialect, instances, access: access.mode, port });
+  return typeof address === "object" && address ? address.port : config.port;
+}
 
+/** Prunes the delivery log now and every PRUNE_INTERVAL (none when 0); the timer, for stopping it. */
+function startPruning(
+  sync: ClerkUserSync,
+  config: ServiceConfig,
+  logger: PinoLogger,
+): NodeJS.Timeout | undefined {
   const prune = async () => {
     try {
       const removed = await pruneDeliveries(sync.database, new Date(Date.now() - config.pruneOlderThanMs));
@@ -115,26 +148,29 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
   const pruneTimer =
     config.pruneIntervalMs > 0 ? setInterval(prune, config.pruneIntervalMs).unref() : undefined;
   if (pruneTimer) void prune();
-  const reconcile = reconcileConfig && startConfiguredReconcile(sync.database, reconcileConfig, logger);
+  return pruneTimer;
+}
 
+/**
+ * On SIGTERM or SIGINT, runs `shutdown` and exits 0; exits with `command_failed`'s code when it fails or takes longer
+ * than `timeoutMs`.
+ */
+function stopOnSignals(logger: PinoLogger, timeoutMs: number, shutdown: () => Promise<void>): void {
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "shutting down: finishing deliveries in flight");
     const deadline = setTimeout(() => {
-      logger.error({ timeoutMs: config.shutdownTimeoutMs }, "shutdown timed out");
-      process.exit(1);
-    }, config.shutdownTimeoutMs);
-    clearInterval(pruneTimer);
-    reconcile?.stop();
+      logger.error({ timeoutMs }, "shutdown timed out");
+      process.exit(exitCode("command_failed"));
+    }, timeoutMs);
     let code = 0;
     try {
-      await app.close();
-      await sync.close();
+      await shutdown();
     } catch (error) {
       logger.error({ error: describe(error) }, "shutdown failed");
-      code = 1;
+      code = exitCode("command_failed");
     }
     clearTimeout(deadline);
     logger.info({ code }, "stopped");
@@ -143,8 +179,6 @@ export async function serve(processEnv: Record<string, string | undefined>): Pro
   // `on`, not `once`: a second signal (a terminal and npm both forwarding it) must not kill the drain midway.
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
-  // The startup lines go out only now: whoever stops the service on seeing them gets a graceful stop.
-  output.flush();
 }
 
 /** The lines that say the service is up: where, on what, and who may open its console. */

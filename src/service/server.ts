@@ -1,5 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import Fastify, {
   type FastifyBaseLogger,
@@ -52,53 +52,14 @@ export interface ServerParts {
  * including those Node's HTTP parser makes before any route is found, is `{ code, message }` with a code of the
  * catalogue, logged (its code, never the request's bytes) and counted.
  */
-export function buildServer({
-  sync,
-  metrics,
-  logger,
-  metricsToken,
-  timeouts = DEFAULT_TIMEOUTS,
-  console,
-  controlToken,
-}: ServerParts): FastifyInstance {
-  const refused = (refusal: FailureResponse): FailureResponse => {
-    const seen = { code: refusal.code, status: refusal.status, environment: null, type: null, svixId: null };
-    metrics.observer.refusal?.(seen);
-    console?.refusals.record(seen);
-    logger.warn({ code: refusal.code }, "request refused");
-    return refusal;
-  };
-  // Requests being answered, per connection, for the client-error handler below.
-  const inFlight = new WeakMap<Socket, { requests: Set<IncomingMessage>; after: (() => void)[] }>();
-  const track = (request: IncomingMessage, response: ServerResponse) => {
-    const socket = request.socket;
-    let busy = inFlight.get(socket);
-    if (!busy) {
-      busy = { requests: new Set(), after: [] };
-      inFlight.set(socket, busy);
-    }
-    busy.requests.add(request);
-    response.once("close", () => {
-      const done = inFlight.get(socket);
-      if (done?.requests.delete(request) && done.requests.size === 0) {
-        for (const next of done.after.splice(0)) next();
-      }
-    });
-  };
+export function buildServer(parts: ServerParts): FastifyInstance {
+  const { sync, logger, timeouts = DEFAULT_TIMEOUTS, console } = parts;
+  const refused = refusalRecorder(parts);
+  const connections = requestsPerConnection();
   let closing = false;
   // The webhook POST is served straight from node:http (src/service/webhook-route.ts); a request without the Host
   // HTTP/1.1 requires goes to Fastify, whose hook below refuses it.
   const webhook = webhookRoute(sync, () => closing);
-  const hasHost = (request: IncomingMessage) =>
-    request.headers.host !== undefined || request.httpVersionMajor !== 1 || request.httpVersionMinor !== 1;
-  const http = {
-    headersTimeout: timeouts.headersMs,
-    requestTimeout: timeouts.requestMs,
-    // Node checks both timeouts on this interval (30 s by default, which would let a deadline slip by as much).
-    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(timeouts.headersMs / 4))),
-    // Node answers a missing Host with an empty 400 of its own; the hook below gives the contract's instead.
-    requireHostHeader: false,
-  };
   // Request logging is off: the core logs one line per delivery, without personal data.
   const app: FastifyInstance = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -108,17 +69,11 @@ export function buildServer({
     // kept-alive connection is served (and the connection then closed): the core commits it or answers our own
     // 503 shutting_down, in the contract's { code, message } shape.
     return503OnClosing: false,
-    serverFactory(fastify) {
-      const server = createServer(http, (request, response) => {
-        track(request, response);
-        if (!(hasHost(request) && webhook(request, response))) fastify(request, response);
-      });
-      // What Fastify sets on a server it creates itself.
-      server.keepAliveTimeout = 72_000;
-      server.requestTimeout = timeouts.requestMs;
-      server.headersTimeout = timeouts.headersMs;
-      return server;
-    },
+    serverFactory: (fastify) =>
+      httpServer(timeouts, (request, response) => {
+        connections.track(request, response);
+        if (lacksHost(request) || !webhook(request, response)) fastify(request, response);
+      }),
     // A URL Fastify's router cannot decode (`/%c0`) would get Fastify's own body.
     frameworkErrors: (error, _request, reply) => send(reply, refused(errorResponse(error))),
     // Node's parser errors (a malformed Content-Length, Content-Length with Transfer-Encoding, a control
@@ -127,13 +82,7 @@ export function buildServer({
     clientErrorHandler(error: NodeJS.ErrnoException, socket: Socket) {
       if (error.code === "ECONNRESET" || socket.destroyed) return;
       const refusal = refused(errorResponse(error));
-      // Bytes that follow a request on the same connection (pipelined) can fail to parse while that request is
-      // still being answered: its answer goes first, then this one, then the connection closes.
-      // A request whose body is still arriving is the one at fault: it is answered now.
-      const busy = inFlight.get(socket);
-      if (busy && busy.requests.size > 0 && [...busy.requests].every((r) => r.complete)) {
-        busy.after.push(() => writeRaw(socket, refusal));
-      } else writeRaw(socket, refusal);
+      connections.answerInTurn(socket, () => writeRaw(socket, refusal));
     },
   });
   app.addHook("preClose", async () => {
@@ -141,8 +90,7 @@ export function buildServer({
   });
 
   app.addHook("onRequest", async (request, reply) => {
-    const { httpVersionMajor, httpVersionMinor } = request.raw;
-    if (httpVersionMajor === 1 && httpVersionMinor === 1 && !request.headers.host) {
+    if (lacksHost(request.raw)) {
       return send(reply.header("connection", "close"), refused(errorResponse(missingHost())));
     }
   });
@@ -155,7 +103,100 @@ export function buildServer({
     sync,
     ...(console ?? { access: { mode: "off" }, refusals: createRefusalLog(), instances: [] }),
   });
+  addServiceRoutes(app, parts, refused);
+  return app;
+}
 
+/** Records a refusal of the service's own (a route's, the parser's): counted, listed by the console, logged. */
+function refusalRecorder({
+  metrics,
+  console,
+  logger,
+}: ServerParts): (refusal: FailureResponse) => FailureResponse {
+  return (refusal) => {
+    const seen = { code: refusal.code, status: refusal.status, environment: null, type: null, svixId: null };
+    metrics.observer.refusal?.(seen);
+    console?.refusals.record(seen);
+    logger.warn({ code: refusal.code }, "request refused");
+    return refusal;
+  };
+}
+
+/** The HTTP server Fastify serves through, with the request timeouts and the Host rule made ours. */
+function httpServer(
+  timeouts: NonNullable<ServerParts["timeouts"]>,
+  listener: (request: IncomingMessage, response: ServerResponse) => void,
+): Server {
+  const server = createServer(
+    {
+      headersTimeout: timeouts.headersMs,
+      requestTimeout: timeouts.requestMs,
+      // Node checks both timeouts on this interval (30 s by default, which would let a deadline slip by as much).
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(timeouts.headersMs / 4))),
+      // Node answers a missing Host with an empty 400 of its own; the service's hook gives the contract's instead.
+      requireHostHeader: false,
+    },
+    listener,
+  );
+  // What Fastify sets on a server it creates itself.
+  server.keepAliveTimeout = 72_000;
+  server.requestTimeout = timeouts.requestMs;
+  server.headersTimeout = timeouts.headersMs;
+  return server;
+}
+
+/**
+ * The rule `requireHostHeader` would apply (RFC 9112, section 3.2): an HTTP/1.1 request without a Host header is
+ * refused 400. The one rule for both the webhook route and Fastify's routes.
+ */
+function lacksHost(request: IncomingMessage): boolean {
+  return (
+    request.httpVersionMajor === 1 && request.httpVersionMinor === 1 && request.headers.host === undefined
+  );
+}
+
+/**
+ * The requests being answered on each connection, so that a parser error on a connection is answered in turn.
+ * Bytes that follow a request on the same connection (pipelined) can fail to parse while that request is still
+ * being answered: its answer goes first, then the refusal, then the connection closes. A request whose body is
+ * still arriving is the one at fault: it is answered now.
+ */
+function requestsPerConnection(): {
+  track(request: IncomingMessage, response: ServerResponse): void;
+  answerInTurn(socket: Socket, write: () => void): void;
+} {
+  const inFlight = new WeakMap<Socket, { requests: Set<IncomingMessage>; after: (() => void)[] }>();
+  return {
+    track(request, response) {
+      const socket = request.socket;
+      let busy = inFlight.get(socket);
+      if (!busy) {
+        busy = { requests: new Set(), after: [] };
+        inFlight.set(socket, busy);
+      }
+      busy.requests.add(request);
+      response.once("close", () => {
+        const done = inFlight.get(socket);
+        if (done?.requests.delete(request) && done.requests.size === 0) {
+          for (const next of done.after.splice(0)) next();
+        }
+      });
+    },
+    answerInTurn(socket, write) {
+      const busy = inFlight.get(socket);
+      if (busy && busy.requests.size > 0 && [...busy.requests].every((r) => r.complete))
+        busy.after.push(write);
+      else write();
+    },
+  };
+}
+
+/** `GET /healthz`, `/readyz`, `/metrics`, the local control route, and the 404 for any other. */
+function addServiceRoutes(
+  app: FastifyInstance,
+  { sync, metrics, metricsToken, controlToken }: ServerParts,
+  refused: (refusal: FailureResponse) => FailureResponse,
+): void {
   app.get("/healthz", async () => ({ status: "ok" }));
 
   app.get("/readyz", async (_request, reply) => {
@@ -198,7 +239,6 @@ export function buildServer({
       ),
     ),
   );
-  return app;
 }
 
 /** An answer written straight to the socket (no request or response object exists), then the connection closed. */

@@ -1,11 +1,8 @@
 import type { Database } from "../db/database.js";
 import { lockedTransaction } from "../db/sql.js";
-import { type Delivery, type Resource, resourceOf, storableAsIs } from "../decode.js";
+import { type Delivery, resourceOf, storableAsIs, type WriteTarget } from "../decode.js";
 import { BILLING_APPLY, billingLockKey } from "./billing.js";
 import { lockKeys, SHAPES, STATEMENTS } from "./shapes.js";
-
-/** What one statement of a batch writes: a resource's table, or the Billing tables. */
-type Run = Resource | "billing";
 
 /**
  * What a delivery did, part of the HTTP contract:
@@ -68,7 +65,7 @@ export async function applyBatch(
 export interface Queued {
   readonly delivery: Applicable;
   /** The statement its row is for: its resource's, or the users' for an ignored delivery (see {@link runs}). */
-  readonly resource: Run;
+  readonly resource: WriteTarget;
   /** Its row of the batch, JSON text without its place in the batch (`o`), which is known only when it goes. */
   readonly row: string;
   /** The advisory locks it needs. */
@@ -114,9 +111,9 @@ function deliveryLockKeys(d: Applicable): string[] {
  * run in two, and its row is rebuilt for that run's statement when it is not the users'; a batch of ignored
  * deliveries alone is one run of users.
  */
-function runs(batch: readonly Queued[]): { resource: Run; rows: string[] }[] {
+function runs(batch: readonly Queued[]): { resource: WriteTarget; rows: string[] }[] {
   const first = batch.map((p) => resourceOf(p.delivery)).find((r) => r !== null) ?? "user";
-  const list: { resource: Run; rows: string[] }[] = [];
+  const list: { resource: WriteTarget; rows: string[] }[] = [];
   batch.forEach(({ delivery, resource: own, row }, o) => {
     const resource = resourceOf(delivery) ?? list.at(-1)?.resource ?? first;
     const text = `{"o":${o},${(resource === own ? row : ROWS[resource](delivery)).slice(1)}`;
@@ -148,7 +145,7 @@ function withData(row: string, d: Applicable): string {
  * One delivery as each statement below reads it, as JSON text (short keys: a run is one JSON document), without
  * its place in the batch: {@link runs} puts `o` first.
  */
-const ROWS: Record<Run, (d: Applicable) => string> = {
+const ROWS: Record<WriteTarget, (d: Applicable) => string> = {
   user(d) {
     // The hot path (every user event): one object literal, keys in the statement's order.
     const user = d.kind === "upsert" && (d.resource === undefined || d.resource === "user") ? d.user : null;
