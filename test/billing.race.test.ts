@@ -126,14 +126,16 @@ describe.runIf(postgres)("Billing deliveries raced across two instances", () => 
     };
     expect(await deliver(a, itemEvent("active", T), "msg_lock_active")).toBe("applied");
 
+    // The holder's transaction, and a watcher outside it: a transaction sees pg_stat_activity as at its first look.
     const holder = new pg.Client({ connectionString: db.database });
-    await holder.connect();
+    const watcher = new pg.Client({ connectionString: db.database });
+    await Promise.all([holder.connect(), watcher.connect()]);
     try {
       await holder.query("begin");
       await holder.query(
         "select 1 from billing_subscription_items where clerk_item_id = 'csub_item_lock' for update",
       );
-      const waiting = (n: number) => waitFor(holder, n);
+      const waiting = (n: number) => waitFor(watcher, n);
       const ended = deliver(a, itemEvent("ended", T + 3000), "msg_lock_ended");
       await waiting(1);
       const canceled = deliver(b, itemEvent("canceled", T + 2000), "msg_lock_canceled");
@@ -142,7 +144,7 @@ describe.runIf(postgres)("Billing deliveries raced across two instances", () => 
       expect(await ended).toBe("applied");
       expect(await canceled).toBe("stale");
     } finally {
-      await holder.end();
+      await Promise.all([holder.end(), watcher.end()]);
     }
     const rows = await a.database.query<Record<string, unknown>>(
       "select status, clerk_updated_at from billing_subscription_items where clerk_item_id = 'csub_item_lock'",
@@ -182,12 +184,12 @@ function itemEvent(status: string, updatedAt: number) {
   };
 }
 
-/** Resolves when `n` other sessions of the database wait for a lock (a row's or an advisory one). */
+/** Resolves when `n` sessions of the database wait for a lock (a row's or an advisory one). */
 async function waitFor(client: pg.Client, n: number): Promise<void> {
   for (let tries = 0; tries < 500; tries++) {
     const { rows } = await client.query<{ n: number }>(
       `select count(*)::int as n from pg_stat_activity
-      where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`,
+      where datname = current_database() and wait_event_type = 'Lock'`,
     );
     if ((rows[0]?.n ?? 0) >= n) return;
     await new Promise((resolve) => setTimeout(resolve, 10));
