@@ -1,7 +1,11 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Database } from "../src/db/database.js";
+import { decode } from "../src/decode.js";
+import { applyBatch, queued } from "../src/store/apply.js";
 import { type ClerkUserSync, createClerkUserSync, type SyncEvent } from "../src/sync.js";
 import { backends, type TestDatabase } from "./support/backends.js";
+import { userEvent } from "./support/fixtures.js";
 import { SECRETS, signedDelivery } from "./support/sign.js";
 
 /**
@@ -165,15 +169,83 @@ describe.runIf(postgres)("Billing deliveries raced across two instances", () => 
       ["msg_lock_canceled", "stale"],
     ]);
   });
+
+  /**
+   * The object locks also keep two transactions from deadlocking. The writer puts the deliveries queued together in
+   * one transaction, one statement per run of a resource: a batch with Billing, then a user, then Billing again writes
+   * its items in two statements. Two such batches over the same items in opposite orders would each hold the item the
+   * other writes next (a deadlock: one fails, its deliveries are answered 503 and come back later); the locks, all
+   * taken sorted before the first statement, queue the second batch behind the first instead.
+   *
+   * Forced as above: a third connection holds both users' rows, so that each batch stops after its first statement.
+   */
+  it("commits two batches that write the same items in opposite orders, one after the other", async () => {
+    const [a, b] = instances as [ClerkUserSync, ClerkUserSync];
+    const post = (event: unknown, id: string) => a.handle(signedDelivery(event, { id }));
+    const user = (id: string, at: number) => userEvent("user.updated", { id, created_at: T, updated_at: at });
+    for (const [i, event] of [
+      itemEvent("active", T, "csub_item_one"),
+      itemEvent("active", T, "csub_item_two"),
+      user("user_one", T),
+      user("user_two", T),
+    ].entries())
+      expect((await post(event, `msg_order_setup_${i}`)).status).toBe(200);
+
+    const batch = (db: Database, name: string, events: unknown[]) =>
+      applyBatch(
+        db,
+        events.map((event, i) => {
+          const body = JSON.stringify(event);
+          return queued({
+            ...decode({ environment: "development", svixId: `msg_${name}_${i}`, body }),
+            body,
+          });
+        }),
+      );
+    const holder = new pg.Client({ connectionString: db.database });
+    const watcher = new pg.Client({ connectionString: db.database });
+    await Promise.all([holder.connect(), watcher.connect()]);
+    try {
+      await holder.query("begin");
+      await holder.query("select 1 from users where clerk_user_id in ('user_one', 'user_two') for update");
+      const first = batch(a.database, "first", [
+        itemEvent("canceled", T + 1000, "csub_item_two"),
+        user("user_one", T + 1000),
+        itemEvent("canceled", T + 1000, "csub_item_one"),
+      ]);
+      await waitFor(watcher, 1);
+      const second = batch(b.database, "second", [
+        itemEvent("ended", T + 2000, "csub_item_one"),
+        user("user_two", T + 2000),
+        itemEvent("ended", T + 2000, "csub_item_two"),
+      ]);
+      await waitFor(watcher, 2);
+      await holder.query("commit");
+      expect(await Promise.allSettled([first, second])).toEqual([
+        { status: "fulfilled", value: ["applied", "applied", "applied"] },
+        { status: "fulfilled", value: ["applied", "applied", "applied"] },
+      ]);
+    } finally {
+      await Promise.all([holder.end(), watcher.end()]);
+    }
+    const rows = await a.database.query<Record<string, unknown>>(
+      `select clerk_item_id, status from billing_subscription_items
+      where clerk_item_id in ('csub_item_one', 'csub_item_two') order by clerk_item_id`,
+    );
+    expect(rows).toEqual([
+      { clerk_item_id: "csub_item_one", status: "ended" },
+      { clerk_item_id: "csub_item_two", status: "ended" },
+    ]);
+  });
 });
 
-/** A standalone event of the item `csub_item_lock` at `status` and version `updatedAt`, its envelope a second later. */
-function itemEvent(status: string, updatedAt: number) {
+/** A standalone event of the item `id` at `status` and version `updatedAt`, its envelope a second later. */
+function itemEvent(status: string, updatedAt: number, id = "csub_item_lock") {
   return {
     type: `subscriptionItem.${status}`,
     timestamp: updatedAt + 1000,
     data: {
-      id: "csub_item_lock",
+      id,
       status,
       updated_at: updatedAt,
       plan: { id: "cplan_pro", slug: "pro", is_recurring: true },
