@@ -7,7 +7,7 @@ import { EXAMPLES } from "../src/cli/examples.js";
 import { claimEmbeddedDatabase } from "../src/db/embedded-lock.js";
 import { WEBHOOK_PATH } from "../src/index.js";
 import { syncStatus } from "../src/store/status.js";
-import { backends } from "./support/backends.js";
+import { backends, pgliteDataDir } from "./support/backends.js";
 import { cli } from "./support/cli.js";
 import { clerkEvent, deletedEvent, ORGANIZATION_TYPES, userEvent } from "./support/fixtures.js";
 import { type Harness, openHarness } from "./support/harness.js";
@@ -230,7 +230,8 @@ describe("CLI errors", () => {
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it("a command refuses the embedded database while another process holds it, naming that process", async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "cus-claimed-"));
+    // Not a new directory (a copy of the run's template): the command after the release need not run initdb.
+    const dataDir = pgliteDataDir();
     // This test's process stands for a long backfill.
     const release = claimEmbeddedDatabase(dataDir, "backfill");
     try {
