@@ -13,6 +13,9 @@ import { clerkEvent, deletedEvent, ORGANIZATION_TYPES, userEvent } from "./suppo
 import { type Harness, openHarness } from "./support/harness.js";
 import { SECRETS } from "./support/sign.js";
 
+/** For tests that run a child process per step, one after another: a busy machine stretches each. */
+const SLOW = { timeout: 120_000 };
+
 const SECRET_ENV = {
   DEV_CLERK_WEBHOOK_SECRET: SECRETS.development,
   PROD_CLERK_WEBHOOK_SECRET: SECRETS.production,
@@ -25,7 +28,7 @@ it("ships Clerk's examples verbatim", () => {
   for (const type of ORGANIZATION_TYPES) expect(EXAMPLES[type]).toEqual(clerkEvent(`${type}.openapi`));
 });
 
-describe.each(await backends())("the CLI against a running service on $name", (backend) => {
+describe.each(await backends())("the CLI against a running service on $name", SLOW, (backend) => {
   let h: Harness;
   let url: string;
   let closed = false;
