@@ -7,7 +7,7 @@ import { defineConfig } from "vitest/config";
  * Two files at a time: Vitest's default on two cores is one worker (cores − 1), and the files spend much of their
  * time waiting on child processes, PostgreSQL and timers rather than on a core. Which files run first is Vitest's
  * choice: the longest of the previous run, so that the slowest do not start last. Where the time goes:
- * docs/performance.md ("The test suite").
+ * docs/performance.md ("Test suite").
  */
 export default defineConfig({
   test: {
