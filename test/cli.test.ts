@@ -7,7 +7,7 @@ import { EXAMPLES } from "../src/cli/examples.js";
 import { claimEmbeddedDatabase } from "../src/db/embedded-lock.js";
 import { WEBHOOK_PATH } from "../src/index.js";
 import { syncStatus } from "../src/store/status.js";
-import { backends } from "./support/backends.js";
+import { backends, pgliteDataDir } from "./support/backends.js";
 import { cli } from "./support/cli.js";
 import {
   BILLING_TYPES,
@@ -18,6 +18,9 @@ import {
 } from "./support/fixtures.js";
 import { type Harness, openHarness } from "./support/harness.js";
 import { SECRETS } from "./support/sign.js";
+
+/** For tests that run a child process per step, one after another: a busy machine stretches each. */
+const SLOW = { timeout: 120_000 };
 
 const SECRET_ENV = {
   DEV_CLERK_WEBHOOK_SECRET: SECRETS.development,
@@ -32,7 +35,7 @@ it("ships Clerk's examples verbatim", () => {
   for (const type of BILLING_TYPES) expect(EXAMPLES[type]).toEqual(clerkEvent(`${type}.openapi`));
 });
 
-describe.each(await backends())("the CLI against a running service on $name", (backend) => {
+describe.each(await backends())("the CLI against a running service on $name", SLOW, (backend) => {
   let h: Harness;
   let url: string;
   let closed = false;
@@ -302,7 +305,8 @@ describe("CLI errors", () => {
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it("a command refuses the embedded database while another process holds it, naming that process", async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "cus-claimed-"));
+    // Not a new directory (a copy of the run's template): the command after the release need not run initdb.
+    const dataDir = pgliteDataDir();
     // This test's process stands for a long backfill.
     const release = claimEmbeddedDatabase(dataDir, "backfill");
     try {

@@ -1,14 +1,11 @@
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import pg from "pg";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { openDatabase } from "../src/db/database.js";
 import { WEBHOOK_PATH } from "../src/index.js";
-import { backends, type TestDatabase } from "./support/backends.js";
-import { ROOT } from "./support/cli.js";
+import { backends, pgliteDataDir, type TestDatabase } from "./support/backends.js";
 import { clerkEvent, EXAMPLE_TYPES, userEvent } from "./support/fixtures.js";
 import { killStarted, LISTENING, type Program, start, terminate, within } from "./support/program.js";
 import { SECRETS, signedDelivery } from "./support/sign.js";
@@ -39,23 +36,26 @@ describe("the built program", () => {
     dirs.push(dir);
     return dir;
   };
-  /** What `serve` runs with on a new embedded database: both secrets, any free port, no pruning. */
-  const freshEnv = () => ({
+  /** An embedded database's directory that is not new: a copy of the run's template, so no initdb in the child. */
+  const copiedDataDir = () => {
+    const dir = pgliteDataDir();
+    dirs.push(dir);
+    return dir;
+  };
+  /** What `serve` runs with on an embedded database: both secrets, any free port, no pruning. */
+  const freshEnv = (dataDir = copiedDataDir()) => ({
     ...SECRET_ENV,
     PORT: "0",
     HOST: "127.0.0.1",
-    DATA_DIR: tempDir(),
+    DATA_DIR: dataDir,
     PRUNE_INTERVAL: "off",
   });
-  /** `serve` from the build on a new embedded database; resolves once it listens. */
+  /** `serve` from the build on an embedded database; resolves once it listens. */
   const serveFresh = async () => {
     const server = start(process.execPath, ["dist/cli/main.js", "serve"], freshEnv());
     const [, port = ""] = await server.waitFor(LISTENING);
     return { server, port };
   };
-  beforeAll(async () => {
-    await promisify(execFile)("npm", ["run", "build", "--silent"], { cwd: ROOT });
-  }, 120_000);
   // The whole group: npm may be gone while the server it started still runs.
   afterEach(killStarted);
   afterAll(() => {
@@ -99,7 +99,7 @@ describe("the built program", () => {
   }, 120_000);
 
   it("`npm start` builds, listens, applies a signed Clerk event, and exits 0 on SIGTERM", async () => {
-    const dataDir = tempDir();
+    const dataDir = copiedDataDir();
     const npm = start("npm", ["start"], { ...SECRET_ENV, PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir });
     const [, port = ""] = await npm.waitFor(LISTENING);
 
@@ -150,7 +150,7 @@ describe("the built program", () => {
   }, 60_000);
 
   it("of two serves started together on a new DATA_DIR, runs one and refuses the other", async () => {
-    const env = freshEnv();
+    const env = freshEnv(tempDir());
     const servers = [0, 1].map(() => start(process.execPath, ["dist/cli/main.js", "serve"], env));
     const refused = await Promise.race(servers.map(async (server) => ({ server, ...(await server.exited) })));
     expect(refused.code).not.toBe(0);
@@ -161,7 +161,7 @@ describe("the built program", () => {
   }, 60_000);
 
   it("with no configuration at all, generates a local secret that `trigger` signs with, on loopback, console open", async () => {
-    const dataDir = tempDir();
+    const dataDir = copiedDataDir();
     // No HOST: a local run listens on 127.0.0.1 (LISTENING matches only that).
     const server = start(process.execPath, ["dist/cli/main.js", "serve"], { PORT: "0", DATA_DIR: dataDir });
     const [, port] = await server.waitFor(LISTENING);

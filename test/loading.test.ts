@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { backends } from "./support/backends.js";
+import { backends, pgliteDataDir } from "./support/backends.js";
 import { userEvent } from "./support/fixtures.js";
 import { SECRETS, signedDelivery } from "./support/sign.js";
 
@@ -38,13 +38,14 @@ const entry = await import(process.env.ENTRY);
 const { body, headers } = JSON.parse(process.env.DELIVERY);
 const secrets = { development: process.env.DEV_CLERK_WEBHOOK_SECRET };
 const database = process.env.DATABASE_URL;
+const dataDir = process.env.DATA_DIR ?? "memory://";
 let status = "imported";
 if (process.env.USE === "core") {
-  const sync = await entry.createClerkUserSync({ database, dataDir: "memory://", secrets });
+  const sync = await entry.createClerkUserSync({ database, dataDir, secrets });
   status = (await sync.handle({ body, headers })).status;
   await sync.close();
 } else if (process.env.USE === "next") {
-  const route = entry.clerkUserSyncRoute({ database, dataDir: "memory://" });
+  const route = entry.clerkUserSyncRoute({ database, dataDir });
   const request = new Request("http://localhost/", { method: "POST", body, headers });
   status = (await route.POST(request)).status;
   await entry.closeClerkUserSyncRoutes();
@@ -57,10 +58,12 @@ const packagesOf = (urls: string[]) => [
   ...new Set(urls.map((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1]).filter(Boolean)),
 ];
 
+/** `entry` imported in a child on PostgreSQL (`database`), or else on a copy of the run's empty PGlite template. */
 async function load(entry: string, use: "import" | "core" | "next", database: string | undefined) {
   const url = pathToFileURL(join(ROOT, exportsMap[entry]?.default ?? "")).href;
   const log = join(work, `${Math.random().toString(36).slice(2)}.log`);
   writeFileSync(log, "");
+  const dataDir = database !== undefined || use === "import" ? undefined : pgliteDataDir();
   const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", PROGRAM], {
     cwd: work,
     env: {
@@ -71,8 +74,9 @@ async function load(entry: string, use: "import" | "core" | "next", database: st
       DELIVERY: JSON.stringify(signedDelivery(userEvent("user.created", { id: `user_loading_${use}` }))),
       DEV_CLERK_WEBHOOK_SECRET: SECRETS.development,
       ...(database ? { DATABASE_URL: database } : {}),
+      ...(dataDir ? { DATA_DIR: dataDir } : {}),
     },
-  });
+  }).finally(() => dataDir && rmSync(dataDir, { recursive: true, force: true }));
   const urls = readFileSync(log, "utf8").split("\n").filter(Boolean);
   return {
     status: stdout.trim(),

@@ -3,6 +3,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WEBHOOK_PATH } from "../src/sync.js";
 import { backends, type TestDatabase } from "./support/backends.js";
+import { BIN } from "./support/cli.js";
 import { deletedEvent, membershipEvent, organizationEvent } from "./support/fixtures.js";
 import {
   type Delivery,
@@ -30,7 +31,7 @@ interface Instance {
 
 /** Starts the real service the way an operator does; resolves once it listens (PORT=0: any free port). */
 async function serve(db: TestDatabase): Promise<Instance> {
-  const program = start(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve"], {
+  const program = start(process.execPath, [BIN, "serve"], {
     ...db.env,
     DEV_CLERK_WEBHOOK_SECRET: SECRETS.development,
     PROD_CLERK_WEBHOOK_SECRET: SECRETS.production,

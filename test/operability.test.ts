@@ -5,23 +5,8 @@ import { buildServer } from "../src/service/server.js";
 import { backends } from "./support/backends.js";
 import { clerkEvent, ORGANIZATION_TYPES, type OrganizationType, userEvent } from "./support/fixtures.js";
 import { type Harness, openHarness } from "./support/harness.js";
+import { sample } from "./support/metrics.js";
 import { SECRETS, STRANGER_SECRET, signedDelivery } from "./support/sign.js";
-
-/** One sample of a Prometheus text exposition, matched on its exact label set; undefined when absent. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split("\n")) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const found = Object.fromEntries(
-      [...(match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]),
-    );
-    const wanted = Object.entries(labels);
-    if (wanted.length === Object.keys(found).length && wanted.every(([k, v]) => found[k] === v)) {
-      return Number(match[3]);
-    }
-  }
-  return undefined;
-}
 
 const LEVELS = ["trace", "debug", "info", "warn", "error", "fatal"] as const;
 

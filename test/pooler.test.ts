@@ -68,8 +68,10 @@ describe.runIf(pooled)("through a transaction pooler", () => {
       }
     };
     await Promise.all(Array.from({ length: 16 }, once));
+    // This database's sessions only: pg_locks lists the whole server's, and other test files run alongside.
     const { rows } = await direct.query(
-      "select count(*)::int as n from pg_locks where locktype = 'advisory' or not granted",
+      "select count(*)::int as n from pg_locks join pg_stat_activity using (pid) " +
+        "where datname = current_database() and (locktype = 'advisory' or not granted)",
     );
     expect(rows).toEqual([{ n: 0 }]);
     const migrated = await direct.query("select count(*)::int as n from drizzle.__drizzle_migrations");

@@ -7,7 +7,8 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { logFormatFor } from "../src/cli/log-output.js";
 import { consoleAccess, unreachableFromClerk } from "../src/console/access.js";
 import { CONTROL_STATUS_PATH } from "../src/service/local-control.js";
-import { cli } from "./support/cli.js";
+import { pgliteDataDir } from "./support/backends.js";
+import { BIN, cli } from "./support/cli.js";
 import { killStarted, start, terminate } from "./support/program.js";
 import { SECRETS } from "./support/sign.js";
 
@@ -18,6 +19,12 @@ const SECRET_ENV = {
 const dirs: string[] = [];
 const tempDir = () => {
   const dir = mkdtempSync(join(tmpdir(), "cus-startup-"));
+  dirs.push(dir);
+  return dir;
+};
+/** An embedded database's directory that is not new (a copy of the run's template: no initdb in the child). */
+const copiedDataDir = () => {
+  const dir = pgliteDataDir();
   dirs.push(dir);
   return dir;
 };
@@ -156,11 +163,11 @@ describe("the console on this machine", () => {
   });
 
   it("is open without a token when the service listens on loopback with real secrets; other host names are refused", async () => {
-    const server = start(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve"], {
+    const server = start(process.execPath, [BIN, "serve"], {
       ...SECRET_ENV,
       HOST: "127.0.0.1",
       PORT: "0",
-      DATA_DIR: tempDir(),
+      DATA_DIR: copiedDataDir(),
       PRUNE_INTERVAL: "off",
     });
     const [, port] = await server.waitFor(LISTENING_ANY);
@@ -193,7 +200,7 @@ describe("a terminal that reads well; status while serve runs", () => {
 
   it("status asks a serve that holds the embedded database, with the output it gives once serve stops", async () => {
     const dataDir = tempDir();
-    const server = start(process.execPath, ["--import", "tsx", "src/cli/main.ts", "serve"], {
+    const server = start(process.execPath, [BIN, "serve"], {
       DATA_DIR: dataDir,
       PORT: "0",
       PRUNE_INTERVAL: "off",

@@ -36,15 +36,27 @@ export interface TestDatabase {
 
 export interface Backend {
   name: "pglite" | "postgres";
-  create(): Promise<TestDatabase>;
+  /**
+   * `migrated`: the caller migrates it anyway (createClerkUserSync does), so a PGlite database may start as a copy of
+   * the migrated template; a PostgreSQL one is empty either way.
+   */
+  create(options?: { migrated?: boolean }): Promise<TestDatabase>;
+}
+
+/**
+ * A new PGlite data directory, as a copy of the run's empty (or migrated) template (test/support/pglite-template.ts)
+ * rather than a new initdb: for the tests that start a program on a DATA_DIR without caring that it is new.
+ */
+export function pgliteDataDir({ migrated = false }: { migrated?: boolean } = {}): string {
+  const dataDir = mkdtempSync(join(tmpdir(), "cus-pglite-"));
+  cpSync(inject(migrated ? "pgliteMigratedTemplate" : "pgliteTemplate"), dataDir, { recursive: true });
+  return dataDir;
 }
 
 const pglite: Backend = {
   name: "pglite",
-  async create() {
-    const dataDir = mkdtempSync(join(tmpdir(), "cus-pglite-"));
-    // A copy of the run's empty template (test/support/pglite-template.ts) rather than a new initdb.
-    cpSync(inject("pgliteTemplate"), dataDir, { recursive: true });
+  async create(options) {
+    const dataDir = pgliteDataDir(options);
     return {
       database: undefined,
       dataDir,

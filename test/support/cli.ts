@@ -18,14 +18,13 @@ export interface Run {
 
 /**
  * Runs `clerk-user-sync …` in a child process, as an operator would, with only the given configuration (the rest of
- * this process's environment, less anything the CLI reads). It runs the build (`dist/`, as the published bin does),
- * built again first when a source is newer: compiling the sources in every child instead (tsx) cost about a second
- * of CPU a command.
+ * this process's environment, less anything the CLI reads). It runs the build ({@link BIN}, as the published bin
+ * does), which the suite's global setup builds again when a source is newer: compiling the sources in every child
+ * instead (tsx) costs about a second of CPU a command.
  */
 export function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  ensureBuilt();
   const base = Object.fromEntries(Object.entries(process.env).filter(([name]) => !CONFIG.test(name)));
-  const child = spawn(process.execPath, ["dist/cli/main.js", ...args], {
+  const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
     env: { ...base, ...env },
   });
@@ -43,12 +42,12 @@ export function cli(args: string[], env: Record<string, string | undefined> = {}
   });
 }
 
-let built = false;
+/** The built CLI, relative to {@link ROOT}: what child processes run (`node dist/cli/main.js serve`). */
+export const BIN = "dist/cli/main.js";
 
-/** Builds `dist/` (`npm run build`) unless it is newer than every source, once per test file. */
-function ensureBuilt(): void {
-  if (built) return;
-  const bin = join(ROOT, "dist/cli/main.js");
+/** Builds `dist/` (`npm run build`) unless it is newer than every source: once a run, from the global setup. */
+export function ensureBuilt(): void {
+  const bin = join(ROOT, BIN);
   const src = join(ROOT, "src");
   const newest = Math.max(
     ...readdirSync(src, { recursive: true, encoding: "utf8" }).map((f) => statSync(join(src, f)).mtimeMs),
@@ -62,5 +61,4 @@ function ensureBuilt(): void {
       },
     );
   }
-  built = true;
 }

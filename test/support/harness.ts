@@ -74,7 +74,7 @@ export async function openHarness(
       Partial<Pick<ConsoleOptions, "instances">>;
   } = {},
 ): Promise<Harness> {
-  const db = await backend.create();
+  const db = await backend.create({ migrated: true });
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
