@@ -431,8 +431,9 @@ describe.each(await backends())("the Billing backfill on $name", (backend) => {
     const { people } = billingInstance(fake);
     await run();
     const u1 = people[1]?.id as string;
-    // The user upgraded; its subscriptionItem.active (and the subscription's update) never arrived.
-    const upgrade = fakeItem(9, { userId: u1 }, PRO, { version: 9000 });
+    // The user upgraded; its subscriptionItem.active (and the subscription's update) never arrived. The list names
+    // the new item's payer by its payer id only: the stored subscription ties that to the user.
+    const upgrade = fakeItem(9, { userId: u1 }, PRO, { version: 9000, withPayer: false });
     fake.items.push(upgrade);
     const subscription = fake.subscriptions.get(u1) as NonNullable<ReturnType<typeof fake.subscriptions.get>>;
     fake.subscriptions.set(u1, {
@@ -462,6 +463,11 @@ describe.each(await backends())("the Billing backfill on $name", (backend) => {
     expect(
       await rows("billing_subscription_items", "clerk_item_id", "clerk_item_id, clerk_subscription_id"),
     ).toContainEqual({ clerk_item_id: upgrade.id, clerk_subscription_id: `csub_${u1}` });
+    expect(
+      await db().query("select clerk_user_id from billing_subscription_items where clerk_item_id = $1", [
+        upgrade.id,
+      ]),
+    ).toEqual([{ clerk_user_id: u1 }]);
     expect(await getCurrentPlan(db(), { userId: u1 })).toMatchObject({
       planSlug: "pro",
       clerkItemId: upgrade.id,
