@@ -45,38 +45,45 @@ export async function driftedPayers(
   return { payers: rows.map(({ kind, id }) => ({ kind, id })), total: rows[0]?.n ?? 0 };
 }
 
-// Joins on equalities only, so that PostgreSQL hashes them: one pass over the items and the subscriptions.
-const DRIFTED = `with names as (
-  select payer_id, max(clerk_user_id) as u, max(clerk_org_id) as g from (
+// The candidates first (the changed items, the linked ones whose subscription is missing, the unlinked ones), each
+// found by equality joins PostgreSQL hashes; the payers' names are looked up only for candidates that lack them.
+const DRIFTED = `with candidates as (
+  select i.payer_id, i.clerk_user_id as u, i.clerk_org_id as g, i.clerk_item_id = any($2::text[]) as changed,
+    i.clerk_subscription_id is null as unlinked
+  from billing_subscription_items i
+  left join billing_subscriptions linked
+    on linked.environment = $1 and linked.clerk_subscription_id = i.clerk_subscription_id
+  where i.environment = $1
+    and (i.clerk_item_id = any($2::text[]) or i.clerk_subscription_id is null or linked.clerk_subscription_id is null)
+),
+nameless as (
+  select distinct payer_id from candidates where u is null and g is null and payer_id is not null
+),
+names as (
+  select named.payer_id, max(named.clerk_user_id) as u, max(named.clerk_org_id) as g from (
     select payer_id, clerk_user_id, clerk_org_id from billing_subscriptions where environment = $1
     union all
     select payer_id, clerk_user_id, clerk_org_id from billing_subscription_items where environment = $1
   ) as named
-  where payer_id is not null
-  group by payer_id
+  join nameless using (payer_id)
+  group by named.payer_id
+),
+resolved as (
+  select c.payer_id, c.changed, c.unlinked, coalesce(c.u, n.u) as u, coalesce(c.g, n.g) as g
+  from candidates c left join names n on n.payer_id = c.payer_id
 ),
 subscribed as (
   select distinct key from billing_subscriptions s
   cross join lateral (values (s.payer_id), ('user:' || s.clerk_user_id), ('organization:' || s.clerk_org_id)) as k(key)
   where s.environment = $1 and key is not null
-),
-items as (
-  select i.clerk_item_id, i.clerk_subscription_id, i.payer_id,
-    coalesce(i.clerk_user_id, n.u) as u, coalesce(i.clerk_org_id, n.g) as g
-  from billing_subscription_items i
-  left join names n on n.payer_id = i.payer_id
-  where i.environment = $1
+    and exists (select 1 from resolved r where r.unlinked and not r.changed)
 ),
 drifted as (
-  select i.u, i.g from items i
-  left join billing_subscriptions linked
-    on linked.environment = $1 and linked.clerk_subscription_id = i.clerk_subscription_id
-  left join subscribed byPayer on byPayer.key = i.payer_id
-  left join subscribed byUser on byUser.key = 'user:' || i.u
-  left join subscribed byOrg on byOrg.key = 'organization:' || i.g
-  where i.clerk_item_id = any($2::text[])
-    or (i.clerk_subscription_id is not null and linked.clerk_subscription_id is null)
-    or (i.clerk_subscription_id is null and byPayer.key is null and byUser.key is null and byOrg.key is null)
+  select r.u, r.g from resolved r
+  left join subscribed byPayer on byPayer.key = r.payer_id
+  left join subscribed byUser on byUser.key = 'user:' || r.u
+  left join subscribed byOrg on byOrg.key = 'organization:' || r.g
+  where r.changed or not r.unlinked or (byPayer.key is null and byUser.key is null and byOrg.key is null)
 ),
 payers as (
   select distinct 'user' as kind, d.u as id from drifted d
