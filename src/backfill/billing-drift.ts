@@ -25,7 +25,8 @@ export interface DriftedPayers {
  * - the payer of an item the walk just created or updated (`changed`): its subscription changed with it, and a new
  *   item is linked to its subscription only by the subscription's own answer;
  * - the payer of an item linked to a subscription that is not stored (its `subscription.*` event was missed);
- * - the payer of an unlinked item when no subscription of that payer is stored.
+ * - the payer of an unlinked item when no subscription of that payer is stored (beside a stored one, an unlinked item
+ *   is no drift: the subscription's answer may leave an old item out, and asking again would not link it).
  *
  * Each condition holds only until the payer's subscription is written, so an unchanged instance asks for nobody. An
  * item that names only its `payer_id` (the list may leave `payer` out) takes the user or organization another row
