@@ -7,6 +7,7 @@ import { ClerkApi, type ClerkApiOptions } from "../src/backfill/clerk-api.js";
 import { ClerkApiError } from "../src/backfill/errors.js";
 import { formatSummary } from "../src/backfill/progress.js";
 import { openDatabase } from "../src/db/database.js";
+import { reconcileOnce } from "../src/reconcile/run.js";
 import { startReconcile } from "../src/reconcile/scheduler.js";
 import { billingLockKey } from "../src/store/billing.js";
 import { getCurrentPlan } from "../src/store/plans.js";
@@ -104,6 +105,23 @@ describe.each(await backends())("the Billing backfill on $name", (backend) => {
     ).map(({ who, plan }) => `${who}:${plan}`);
   const billingRequests = () =>
     fake.received.filter((r) => r.path.includes("/billing")).map((r) => [r.path, r.query]);
+  /** The payers whose subscription was asked for, as `user:<id>` or `organization:<id>`. */
+  const payersAsked = () =>
+    fake.received
+      .map((r) => /^\/v1\/(user|organization)s\/([^/]+)\/billing\/subscription$/.exec(r.path))
+      .filter((m) => m !== null)
+      .map((m) => `${m[1]}:${m[2]}`);
+  const logged: string[] = [];
+  const reconcile = (driftedPayersAtMost?: number) =>
+    reconcileOnce({
+      db: db(),
+      environment: "development",
+      api: api(),
+      prune: false,
+      pageSize: 2,
+      driftedPayersAtMost,
+      logger: pino(new Writable({ write: (chunk, _e, done) => done(void logged.push(String(chunk))) })),
+    });
 
   it("a full backfill loads the plans, every item and each stored payer's subscription, and the view answers at once", async () => {
     const { people, org } = billingInstance(fake);
@@ -413,8 +431,9 @@ describe.each(await backends())("the Billing backfill on $name", (backend) => {
     const { people } = billingInstance(fake);
     await run();
     const u1 = people[1]?.id as string;
-    // The user upgraded; its subscriptionItem.active (and the subscription's update) never arrived.
-    const upgrade = fakeItem(9, { userId: u1 }, PRO, { version: 9000 });
+    // The user upgraded; its subscriptionItem.active (and the subscription's update) never arrived. The list names
+    // the new item's payer by its payer id only: the stored subscription ties that to the user.
+    const upgrade = fakeItem(9, { userId: u1 }, PRO, { version: 9000, withPayer: false });
     fake.items.push(upgrade);
     const subscription = fake.subscriptions.get(u1) as NonNullable<ReturnType<typeof fake.subscriptions.get>>;
     fake.subscriptions.set(u1, {
@@ -423,6 +442,12 @@ describe.each(await backends())("the Billing backfill on $name", (backend) => {
       subscription_items: [...(subscription.subscription_items as unknown[]), upgrade],
     });
     expect(await getCurrentPlan(db(), { userId: u1 })).toMatchObject({ planSlug: "free" });
+    // An item stored without its subscription while its payer's is stored (user 0's free one) is no drift: Clerk
+    // may leave an old item out of the subscription's answer, and asking again would not link it.
+    await db().query(
+      "update billing_subscription_items set clerk_subscription_id = null where clerk_item_id = 'csub_item_0001'",
+    );
+    fake.received.length = 0;
     const results: unknown[] = [];
     const scheduler = startReconcile({
       db: db(),
@@ -438,6 +463,16 @@ describe.each(await backends())("the Billing backfill on $name", (backend) => {
       scheduler.stop();
     }
     expect(results[0]).toMatchObject({ outcome: "succeeded", code: null, created: 1, updated: 1 });
+    // Only the payer of the item the walk created is asked for its subscription, which links the item to it.
+    expect(payersAsked()).toEqual([`user:${u1}`]);
+    expect(
+      await rows("billing_subscription_items", "clerk_item_id", "clerk_item_id, clerk_subscription_id"),
+    ).toContainEqual({ clerk_item_id: upgrade.id, clerk_subscription_id: `csub_${u1}` });
+    expect(
+      await db().query("select clerk_user_id from billing_subscription_items where clerk_item_id = $1", [
+        upgrade.id,
+      ]),
+    ).toEqual([{ clerk_user_id: u1 }]);
     expect(await getCurrentPlan(db(), { userId: u1 })).toMatchObject({
       planSlug: "pro",
       clerkItemId: upgrade.id,
@@ -445,5 +480,92 @@ describe.each(await backends())("the Billing backfill on $name", (backend) => {
     expect(
       await db().query("select outcome, created, updated from reconcile_runs where finished_at is not null"),
     ).toEqual([{ outcome: "succeeded", created: 1, updated: 1 }]);
+  });
+
+  it("the reconcile asks for no payer's subscription on an unchanged instance: plans and items only", async () => {
+    billingInstance(fake);
+    await run();
+    fake.received.length = 0;
+    const result = await reconcile();
+    expect(result).toMatchObject({ outcome: "succeeded", created: 0, updated: 0 });
+    expect(billingRequests()).toEqual([
+      ["/v1/billing/plans", { limit: "2", offset: "0" }],
+      ["/v1/billing/plans", { limit: "2", offset: "2" }],
+      ["/v1/billing/subscription_items", { include_free: "true", limit: "2", offset: "0" }],
+      ["/v1/billing/subscription_items", { include_free: "true", limit: "2", offset: "2" }],
+      ["/v1/billing/subscription_items", { include_free: "true", limit: "2", offset: "4" }],
+    ]);
+  });
+
+  it("the reconcile repairs missed subscriptions, asking only their payers, at most the bound per run", async () => {
+    const { people, org } = billingInstance(fake);
+    await run();
+    const u0 = people[0]?.id as string;
+    // The organization's subscription.created was missed: its item names a subscription not stored.
+    await db().query("delete from billing_subscriptions where clerk_org_id = $1", [org.id]);
+    // So was user 0's, and its items were stored without their subscription; the free one, listed without its
+    // payer, names only the payer's id, which the Pro item ties to the user.
+    await db().query("delete from billing_subscriptions where clerk_user_id = $1", [u0]);
+    await db().query(
+      `update billing_subscription_items set clerk_subscription_id = null,
+        clerk_user_id = case when plan_slug = 'free' then null else clerk_user_id end
+      where payer_id = $1`,
+      [`cpayer_${u0}`],
+    );
+    fake.received.length = 0;
+    logged.length = 0;
+    // A bound of one: users first; the organization waits, and the run says so.
+    expect(await reconcile(1)).toMatchObject({ outcome: "succeeded", created: 1 });
+    expect(payersAsked()).toEqual([`user:${u0}`]);
+    expect(logged.map((line) => JSON.parse(line))).toContainEqual(
+      expect.objectContaining({
+        level: 40,
+        environment: "development",
+        deferred: 1,
+        msg: "reconcile: more Billing payers drifted than one run asks for; the rest wait for the next",
+      }),
+    );
+    fake.received.length = 0;
+    expect(await reconcile(1)).toMatchObject({ outcome: "succeeded", created: 1 });
+    expect(payersAsked()).toEqual([`organization:${org.id}`]);
+    fake.received.length = 0;
+    expect(await reconcile(1)).toMatchObject({ outcome: "succeeded", created: 0, updated: 0 });
+    expect(payersAsked()).toEqual([]);
+    expect(
+      await rows("billing_subscriptions", "clerk_subscription_id", "clerk_subscription_id"),
+    ).toHaveLength(3);
+    expect(
+      await db().query(
+        "select clerk_item_id from billing_subscription_items where clerk_subscription_id is null or clerk_user_id is null and clerk_org_id is null",
+      ),
+    ).toEqual([]);
+    expect(await getCurrentPlan(db(), { userId: u0 })).toMatchObject({ planSlug: "pro" });
+  });
+
+  it("the reconcile leaves an interrupted backfill's checkpoint alone: the backfill goes on from it", async () => {
+    const { people, org } = billingInstance(fake, 5);
+    await run({ only: ["users", "organizations"] });
+    const [, u1, u2, u3, u4] = people as { id: string }[];
+    fake.fail(`/v1/users/${u2?.id}/billing/subscription`, { status: 400, body: "{}" });
+    await expect(run({ only: ["billing"] })).rejects.toBeInstanceOf(ClerkApiError);
+    const checkpoint = "select job, position, updated_at from backfill_checkpoints";
+    const saved = await db().query(checkpoint);
+    expect(saved).toMatchObject([{ job: "billing_subscriptions", position: `user:${u1?.id}` }]);
+
+    fake.received.length = 0;
+    expect(await reconcile()).toMatchObject({ outcome: "succeeded" });
+    // The payers whose items the failed walk stored with no subscription beside them, and only those.
+    expect(payersAsked()).toEqual([`user:${u2?.id}`, `user:${u3?.id}`, `organization:${org.id}`]);
+    expect(await db().query(checkpoint)).toEqual(saved);
+
+    fake.received.length = 0;
+    expect((await run({ only: ["billing"] })).billing).toMatchObject({ resumed: 2, done: 6 });
+    expect(payersAsked()).toEqual([
+      `user:${u2?.id}`,
+      `user:${u3?.id}`,
+      `user:${u4?.id}`,
+      `organization:${org.id}`,
+    ]);
+    expect(await db().query(checkpoint)).toEqual([]);
   });
 });

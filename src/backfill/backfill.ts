@@ -2,7 +2,7 @@ import type { Database } from "../db/database.js";
 import { ConfigError } from "../errors.js";
 import type { Environment } from "../verify.js";
 import { applyMemberships, applyOrganizations, applyUsers, type ListedResult } from "./apply.js";
-import { type BillingProgress, billingProgress, listBilling } from "./billing.js";
+import { type BillingPayers, type BillingProgress, billingProgress, listBilling } from "./billing.js";
 import { type ClerkApi, MAX_PAGE_SIZE, type OffsetPage } from "./clerk-api.js";
 import { OrganizationsDisabled, PruneRefusedError } from "./errors.js";
 import { type Prunable, type PrunableResource, planResourcePrune, pruneResource } from "./prune.js";
@@ -21,6 +21,8 @@ export interface BackfillOptions {
   pageSize?: number;
   /** What to load (everything by default; `billing` asks Clerk once per stored user and organization). */
   only?: readonly BackfillResource[];
+  /** Whose Billing subscription to ask for (`"all"` by default; the scheduled reconcile: only the drifted payers). */
+  billingPayers?: BillingPayers;
   /** Run the same statements, roll them back, and report what they would have done. */
   dryRun?: boolean;
   /**

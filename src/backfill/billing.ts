@@ -9,18 +9,33 @@ import {
   type BillingListedResults,
   type ListedResult,
 } from "./apply.js";
+import { driftedPayers, type Payer } from "./billing-drift.js";
 import type { ClerkApi, PayerKind } from "./clerk-api.js";
 import { BillingDisabled } from "./errors.js";
 
 /**
  * Clerk Billing's part of a backfill: the plans, every subscription item (the default plan's included), then the
- * subscription of each user and organization already stored, one request each, resumable. Nothing is pruned: Clerk
- * never deletes a Billing object (docs/billing.md).
+ * subscription of each user and organization already stored, one request each, resumable; or, for the scheduled
+ * reconcile, of only the payers the item walk shows behind here. Nothing is pruned: Clerk never deletes a Billing
+ * object (docs/billing.md).
  */
+
+/**
+ * Whose subscription a Billing walk asks for: `"all"`, every stored user and organization, resumable by a checkpoint
+ * (the backfill); `{ driftedAtMost }`, only the payers whose rows the item walk shows missing or behind, at most that
+ * many, without a checkpoint (the scheduled reconcile: its cost follows the drift, not the number of payers).
+ */
+export type BillingPayers = "all" | { driftedAtMost: number };
 
 /** What the Billing walk needs of the backfill running it. */
 export interface Run {
-  options: { db: Database; environment: Environment; api: ClerkApi; dryRun?: boolean };
+  options: {
+    db: Database;
+    environment: Environment;
+    api: ClerkApi;
+    dryRun?: boolean;
+    billingPayers?: BillingPayers;
+  };
   /** Objects per listing request, and payers per transaction. */
   pageSize: number;
   /** Reports where the backfill stands. */
@@ -38,8 +53,10 @@ export interface BillingProgress extends Record<ListedResult, number> {
   subscriptions: number;
   /** Payers (stored users, then organizations) whose subscription was asked for, this run or the one it resumed. */
   done: number;
-  /** Payers stored when the walk began. */
+  /** Payers stored when the walk began; for a walk of the drifted payers, those it asks for. */
   total: number;
+  /** Drifted payers beyond the bound of a walk of the drifted payers, left for its next run (0 otherwise). */
+  deferred: number;
   /** Payers already done by an interrupted run this one went on from (0 for a fresh walk). */
   resumed: number;
   /** Requests answered and written. */
@@ -57,6 +74,7 @@ export function billingProgress(): BillingProgress {
     subscriptions: 0,
     done: 0,
     total: 0,
+    deferred: 0,
     resumed: 0,
     pages: 0,
   };
@@ -74,8 +92,10 @@ export async function listBilling(run: Run, state: BillingProgress): Promise<voi
   run.report();
   try {
     await listPlans(run, state);
-    await listItems(run, state);
-    await listSubscriptions(run, state);
+    const changed = await listItems(run, state);
+    const payers = run.options.billingPayers ?? "all";
+    if (payers === "all") await listSubscriptions(run, state);
+    else await listDriftedSubscriptions(run, state, changed, payers.driftedAtMost);
   } catch (error) {
     if (!(error instanceof BillingDisabled)) throw error;
     state.state = "disabled";
@@ -97,22 +117,23 @@ async function listPlans({ options, pageSize, report }: Run, state: BillingProgr
   }
 }
 
-async function listItems({ options, pageSize, report }: Run, state: BillingProgress): Promise<void> {
+/** Lists and writes every item; resolves with the ids of those it created or updated. */
+async function listItems({ options, pageSize, report }: Run, state: BillingProgress): Promise<string[]> {
   const { db, environment, api, dryRun = false } = options;
   state.step = "items";
+  const changed: string[] = [];
   for await (const page of api.billingItemPages({ pageSize })) {
     const objects = { subscriptions: [], items: page.rows.map(listedItem), attempts: [] };
-    countAll(state, await applyBillingListed(db, environment, objects, { dryRun }));
+    const results = await applyBillingListed(db, environment, objects, { dryRun });
+    countAll(state, results);
+    results.items.forEach((result, i) => {
+      if (result === "created" || result === "updated") changed.push(page.rows[i]?.id as string);
+    });
     state.items += page.rows.length;
     state.pages++;
     report();
   }
-}
-
-/** A payer to ask for its subscription, in the walk's order: users by id, then organizations by id. */
-interface Payer {
-  kind: PayerKind;
-  id: string;
+  return changed;
 }
 
 /**
@@ -132,30 +153,62 @@ async function listSubscriptions(run: Run, state: BillingProgress): Promise<void
   for (;;) {
     const payers = await nextPayers(db, environment, position, run.pageSize);
     if (payers.length === 0) break;
-    const answers = await inParallel(payers, (p) => run.options.api.payerSubscription(p.kind, p.id));
-    const objects: BillingObjects = { subscriptions: [], items: [], attempts: [] };
-    answers.forEach((answer, i) => {
-      if (answer === null) return;
-      const { kind, id } = payers[i] as Payer;
-      const owner = { clerkUserId: kind === "user" ? id : null, clerkOrgId: kind === "user" ? null : id };
-      const listed = listedSubscription(answer, owner);
-      objects.subscriptions.push(...listed.subscriptions);
-      objects.items.push(...listed.items);
-    });
     const last = payers.at(-1) as Payer;
     position = `${last.kind}:${last.id}`;
-    const saved = dryRun ? [] : [saveCheckpoint(environment, position)];
-    countAll(state, await applyBillingListed(db, environment, objects, { dryRun, also: saved }));
-    state.subscriptions += objects.subscriptions.length;
-    state.done += payers.length;
-    state.pages += payers.length;
-    run.report();
+    await writeSubscriptions(run, state, payers, dryRun ? [] : [saveCheckpoint(environment, position)]);
   }
   if (!dryRun)
     await db.query("delete from backfill_checkpoints where environment = $1 and job = $2", [
       environment,
       JOB,
     ]);
+}
+
+/**
+ * Asks for the subscription of each payer the item walk shows behind here (`changed`: the items it created or
+ * updated), at most `limit`, `pageSize` payers per transaction. No checkpoint: the next run finds what is still
+ * behind by itself, and a backfill's checkpoint stays the backfill's.
+ */
+async function listDriftedSubscriptions(
+  run: Run,
+  state: BillingProgress,
+  changed: readonly string[],
+  limit: number,
+): Promise<void> {
+  const { db, environment } = run.options;
+  state.step = "subscriptions";
+  const drifted = await driftedPayers(db, environment, changed, limit);
+  state.total = drifted.payers.length;
+  state.deferred = drifted.total - drifted.payers.length;
+  run.report();
+  for (let at = 0; at < drifted.payers.length; at += run.pageSize) {
+    await writeSubscriptions(run, state, drifted.payers.slice(at, at + run.pageSize), []);
+  }
+}
+
+/** Asks for each payer's subscription, and writes what the answers name in one transaction with `also`. */
+async function writeSubscriptions(
+  run: Run,
+  state: BillingProgress,
+  payers: readonly Payer[],
+  also: readonly Step[],
+): Promise<void> {
+  const { db, environment, api, dryRun = false } = run.options;
+  const answers = await inParallel(payers, (p) => api.payerSubscription(p.kind, p.id));
+  const objects: BillingObjects = { subscriptions: [], items: [], attempts: [] };
+  answers.forEach((answer, i) => {
+    if (answer === null) return;
+    const { kind, id } = payers[i] as Payer;
+    const owner = { clerkUserId: kind === "user" ? id : null, clerkOrgId: kind === "user" ? null : id };
+    const listed = listedSubscription(answer, owner);
+    objects.subscriptions.push(...listed.subscriptions);
+    objects.items.push(...listed.items);
+  });
+  countAll(state, await applyBillingListed(db, environment, objects, { dryRun, also }));
+  state.subscriptions += objects.subscriptions.length;
+  state.done += payers.length;
+  state.pages += payers.length;
+  run.report();
 }
 
 /** Where an interrupted walk of this environment stopped, if one did. */

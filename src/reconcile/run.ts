@@ -22,9 +22,17 @@ export interface ReconcileResult {
 }
 
 /**
+ * The most payers' Billing subscriptions one reconcile asks for: the rest of a larger drift waits for the next run
+ * (each request is paced by the client's rate limiter, shared with the app's own Backend API calls).
+ */
+export const DRIFTED_PAYERS_PER_RUN = 1000;
+
+/**
  * One reconcile of one instance: the backfill's walk (users, organizations, memberships, then Billing when the
- * instance has it, through the guarded statements), pruning only when `prune` (with the backfill's safety rules: a complete listing, at most a tenth of
- * the rows), recorded in `reconcile_runs` and logged in one line of counts. Never throws: a failure is recorded.
+ * instance has it, through the guarded statements; of the payers' subscriptions, only those the item walk shows
+ * missing or behind here), pruning only when `prune` (with the backfill's safety rules: a complete listing, at most a
+ * tenth of the rows), recorded in `reconcile_runs` and logged in one line of counts. Never throws: a failure is
+ * recorded.
  *
  * @example
  * ```ts
@@ -40,6 +48,8 @@ export async function reconcileOnce(options: {
   /** Users per Backend API request (500) and pages written at once (1): a run in `serve` shares the process. */
   pageSize?: number;
   writeConcurrency?: number;
+  /** The most payers' Billing subscriptions asked for ({@link DRIFTED_PAYERS_PER_RUN}). */
+  driftedPayersAtMost?: number;
   now?: () => number;
 }): Promise<ReconcileResult> {
   const { db, environment, logger } = options;
@@ -61,6 +71,7 @@ export async function reconcileOnce(options: {
       prune: options.prune,
       pageSize: options.pageSize,
       writeConcurrency: options.writeConcurrency ?? 1,
+      billingPayers: { driftedAtMost: options.driftedPayersAtMost ?? DRIFTED_PAYERS_PER_RUN },
       onProgress: (p) => {
         last = p;
       },
@@ -70,6 +81,12 @@ export async function reconcileOnce(options: {
     if (!(error instanceof SyncError))
       logger.error({ environment, error: describe(error) }, "reconcile failed");
   }
+  const deferred = last?.billing?.deferred ?? 0;
+  if (deferred > 0)
+    logger.warn(
+      { environment, deferred },
+      "reconcile: more Billing payers drifted than one run asks for; the rest wait for the next",
+    );
   const result = summarise(environment, last, options.prune, code, now() - started);
   await record(db, id, result).catch((error: unknown) =>
     logger.warn({ environment, error: describe(error) }, "reconcile: could not record the run"),
