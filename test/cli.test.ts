@@ -330,7 +330,7 @@ describe("CLI errors", () => {
     const url = `http://127.0.0.1:${port}${WEBHOOK_PATH}`;
     const run = await cli(["trigger", "user.created", "--env", "development", "--url", url], SECRET_ENV);
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain(`cannot reach ${url} (connection refused)`);
+    expect(run.stderr).toContain(`cannot reach ${url} (network error ECONNREFUSED)`);
     expect(run.stderr).toContain("is the receiver running");
   });
 
