@@ -1,6 +1,6 @@
 import { InvalidPayloadError } from "./errors.js";
 import { isObject, text } from "./fields.js";
-import { millis } from "./millis.js";
+import { millis } from "./time.js";
 
 /**
  * Clerk Billing events, read defensively: Billing's API is still experimental and its payloads have changed shape

@@ -3,7 +3,7 @@ import { storable } from "./clean.js";
 import { type BillingObjects, billingObjects, isBillingType, payerOf } from "./decode-billing.js";
 import { InvalidPayloadError } from "./errors.js";
 import { isObject, text } from "./fields.js";
-import { millis } from "./millis.js";
+import { millis } from "./time.js";
 import type { Environment, VerifiedDelivery } from "./verify.js";
 
 /** The Clerk user event types this package writes. */

@@ -1,4 +1,5 @@
 import type { Database } from "./db/database.js";
+import { iso } from "./time.js";
 import { ENVIRONMENTS, type Environment } from "./verify.js";
 
 /** A finished reconcile as `reconcile_runs` holds it: counts only. */
@@ -73,10 +74,4 @@ export async function readFreshness(db: Database): Promise<Record<Environment, F
 /** PGlite and node-postgres both parse json columns; a driver that does not leaves text. */
 function parsed(value: unknown): unknown {
   return typeof value === "string" ? JSON.parse(value) : (value ?? null);
-}
-
-function iso(value: unknown): string | null {
-  if (value === null || value === undefined) return null;
-  const date = value instanceof Date ? value : new Date(String(value));
-  return Number.isNaN(date.getTime()) ? null : date.toISOString();
 }
