@@ -28,7 +28,8 @@ export interface Freshness {
 
 /**
  * Each instance's freshness: the newest delivery (an index lookup on `(environment, received_at)`), the users
- * counted, and the newest reconcile runs. What the metrics and the console show.
+ * counted, and the newest reconcile runs. What the metrics and the console show. A caller that has just counted the
+ * users (the console's summary) passes its counts, and they are not counted again.
  *
  * @example
  * ```ts
@@ -36,7 +37,10 @@ export interface Freshness {
  * if (production.lastDelivery === null && production.users > 0) alert();
  * ```
  */
-export async function readFreshness(db: Database): Promise<Record<Environment, Freshness>> {
+export async function readFreshness(
+  db: Database,
+  users?: Record<Environment, number>,
+): Promise<Record<Environment, Freshness>> {
   const rows = await db.query<{
     environment: Environment;
     last_delivery: unknown;
@@ -46,7 +50,7 @@ export async function readFreshness(db: Database): Promise<Record<Environment, F
   }>(
     `select e.environment,
        (select max(received_at) from webhook_deliveries d where d.environment = e.environment) as last_delivery,
-       (select count(*)::int from users u where u.environment = e.environment) as users,
+       (select count(*)::int from users u where $2::boolean and u.environment = e.environment) as users,
        (select json_build_object('startedAt', r.started_at, 'finishedAt', r.finished_at, 'outcome', r.outcome,
            'listed', r.listed, 'created', r.created, 'updated', r.updated, 'deleted', r.deleted,
            'errorCode', r.error_code)
@@ -55,7 +59,7 @@ export async function readFreshness(db: Database): Promise<Record<Environment, F
        (select max(r.finished_at) from reconcile_runs r
           where r.environment = e.environment and r.outcome = 'succeeded') as succeeded
      from unnest($1::text[]) as e(environment)`,
-    [ENVIRONMENTS],
+    [ENVIRONMENTS, users === undefined],
   );
   const result = {} as Record<Environment, Freshness>;
   for (const environment of ENVIRONMENTS) {
@@ -63,7 +67,7 @@ export async function readFreshness(db: Database): Promise<Record<Environment, F
     const run = parsed(row?.run) as ReconcileRun | null;
     result[environment] = {
       lastDelivery: iso(row?.last_delivery),
-      users: Number(row?.users ?? 0),
+      users: users?.[environment] ?? Number(row?.users ?? 0),
       lastReconcile: run && { ...run, startedAt: iso(run.startedAt) ?? "", finishedAt: iso(run.finishedAt) },
       lastSucceededReconcile: iso(row?.succeeded),
     };

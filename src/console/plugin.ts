@@ -248,10 +248,17 @@ function readRoutes(api: FastifyInstance, { options, sync, clock, loopbackOnly }
     const range =
       oneOf((request.query as { range?: string }).range, ["hour", "day"] as const, "range") ?? "hour";
     const staleAfterMs = options.staleAfterMs ?? STALE_AFTER_MS;
+    // The users are counted once: freshness reads them from the counts.
+    const counted = countRows(sync.database);
     const [counts, chart, instances] = await Promise.all([
-      countRows(sync.database),
+      counted,
       deliveryBuckets(sync.database, refusals, range, clock()),
-      instanceFreshness(sync.database, clock(), staleAfterMs),
+      counted.then(({ development, production }) =>
+        instanceFreshness(sync.database, clock(), staleAfterMs, {
+          development: development.users,
+          production: production.users,
+        }),
+      ),
     ]);
     const freshness = { staleAfterMs, instances };
     return {

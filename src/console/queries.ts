@@ -152,8 +152,9 @@ export async function instanceFreshness(
   db: Database,
   now: Date,
   staleAfterMs: number,
+  users?: Record<Environment, number>,
 ): Promise<Record<Environment, InstanceFreshness>> {
-  const all = await readFreshness(db);
+  const all = await readFreshness(db, users);
   const judged = (f: Freshness): InstanceFreshness => ({
     ...f,
     stale:
