@@ -1,5 +1,6 @@
 import { InvalidPayloadError } from "./errors.js";
-import { millis } from "./millis.js";
+import { isObject, text } from "./fields.js";
+import { millis } from "./time.js";
 
 /**
  * Clerk Billing events, read defensively: Billing's API is still experimental and its payloads have changed shape
@@ -222,12 +223,4 @@ function hasId(value: unknown): value is Record<string, unknown> & { id: string 
 
 function id(value: unknown): string | null {
   return typeof value === "string" && value !== "" ? value : null;
-}
-
-function text(value: unknown): string | null {
-  return typeof value === "string" ? value : null;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -2,7 +2,8 @@ import { isUtf8 } from "node:buffer";
 import { storable } from "./clean.js";
 import { type BillingObjects, billingObjects, isBillingType, payerOf } from "./decode-billing.js";
 import { InvalidPayloadError } from "./errors.js";
-import { millis } from "./millis.js";
+import { isObject, text } from "./fields.js";
+import { millis } from "./time.js";
 import type { Environment, VerifiedDelivery } from "./verify.js";
 
 /** The Clerk user event types this package writes. */
@@ -418,11 +419,3 @@ const UNSTORABLE_ESCAPE = /\\u(?:0000|[dD][89a-fA-F])/;
 
 export type { BillingObjects } from "./decode-billing.js";
 export { storable };
-
-function text(value: unknown): string | null {
-  return typeof value === "string" ? value : null;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}

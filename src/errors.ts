@@ -133,7 +133,10 @@ export class RawBodyUnavailableError extends SyncError {
   readonly code = "raw_body_unavailable";
 }
 
-/** The request could not be read (a malformed `content-length`, a client that went away, …). */
+/**
+ * The request could not be read (a malformed `content-length`, a client that went away, …), or a call cannot be
+ * answered as made (a cursor not from the same list, `getCurrentPlan` without a Clerk id).
+ */
 export class BadRequestError extends SyncError {
   readonly code = "bad_request";
 }

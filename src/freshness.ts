@@ -1,4 +1,5 @@
 import type { Database } from "./db/database.js";
+import { iso } from "./time.js";
 import { ENVIRONMENTS, type Environment } from "./verify.js";
 
 /** A finished reconcile as `reconcile_runs` holds it: counts only. */
@@ -27,7 +28,8 @@ export interface Freshness {
 
 /**
  * Each instance's freshness: the newest delivery (an index lookup on `(environment, received_at)`), the users
- * counted, and the newest reconcile runs. What the metrics and the console show.
+ * counted, and the newest reconcile runs. What the metrics and the console show. A caller that has just counted the
+ * users (the console's summary) passes its counts, and they are not counted again.
  *
  * @example
  * ```ts
@@ -35,7 +37,10 @@ export interface Freshness {
  * if (production.lastDelivery === null && production.users > 0) alert();
  * ```
  */
-export async function readFreshness(db: Database): Promise<Record<Environment, Freshness>> {
+export async function readFreshness(
+  db: Database,
+  users?: Record<Environment, number>,
+): Promise<Record<Environment, Freshness>> {
   const rows = await db.query<{
     environment: Environment;
     last_delivery: unknown;
@@ -45,7 +50,7 @@ export async function readFreshness(db: Database): Promise<Record<Environment, F
   }>(
     `select e.environment,
        (select max(received_at) from webhook_deliveries d where d.environment = e.environment) as last_delivery,
-       (select count(*)::int from users u where u.environment = e.environment) as users,
+       (select count(*)::int from users u where $2::boolean and u.environment = e.environment) as users,
        (select json_build_object('startedAt', r.started_at, 'finishedAt', r.finished_at, 'outcome', r.outcome,
            'listed', r.listed, 'created', r.created, 'updated', r.updated, 'deleted', r.deleted,
            'errorCode', r.error_code)
@@ -54,7 +59,7 @@ export async function readFreshness(db: Database): Promise<Record<Environment, F
        (select max(r.finished_at) from reconcile_runs r
           where r.environment = e.environment and r.outcome = 'succeeded') as succeeded
      from unnest($1::text[]) as e(environment)`,
-    [ENVIRONMENTS],
+    [ENVIRONMENTS, users === undefined],
   );
   const result = {} as Record<Environment, Freshness>;
   for (const environment of ENVIRONMENTS) {
@@ -62,7 +67,7 @@ export async function readFreshness(db: Database): Promise<Record<Environment, F
     const run = parsed(row?.run) as ReconcileRun | null;
     result[environment] = {
       lastDelivery: iso(row?.last_delivery),
-      users: Number(row?.users ?? 0),
+      users: users?.[environment] ?? Number(row?.users ?? 0),
       lastReconcile: run && { ...run, startedAt: iso(run.startedAt) ?? "", finishedAt: iso(run.finishedAt) },
       lastSucceededReconcile: iso(row?.succeeded),
     };
@@ -73,10 +78,4 @@ export async function readFreshness(db: Database): Promise<Record<Environment, F
 /** PGlite and node-postgres both parse json columns; a driver that does not leaves text. */
 function parsed(value: unknown): unknown {
   return typeof value === "string" ? JSON.parse(value) : (value ?? null);
-}
-
-function iso(value: unknown): string | null {
-  if (value === null || value === undefined) return null;
-  const date = value instanceof Date ? value : new Date(String(value));
-  return Number.isNaN(date.getTime()) ? null : date.toISOString();
 }

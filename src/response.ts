@@ -1,3 +1,4 @@
+import type { FastifyReply } from "fastify";
 import {
   BadRequestError,
   CATALOGUE,
@@ -45,6 +46,14 @@ export function jsonResponse(status: number, body: object): SyncResponse {
  */
 export function webResponse({ status, headers, body }: SyncResponse): Response {
   return new Response(body, { status, headers });
+}
+
+/**
+ * An answer through a Fastify reply (the Fastify adapter, the service's routes, the console): its status, its
+ * headers (`content-type` included) and its body, as they are.
+ */
+export function fastifyReply(reply: FastifyReply, { status, headers, body }: SyncResponse): FastifyReply {
+  return reply.code(status).headers(headers).send(body);
 }
 
 /** The HTTP status of a code; a code with no HTTP status (a CLI exit) is a failure of ours: 500. */

@@ -98,6 +98,17 @@ describe("the module graph of src/", () => {
       only: "log.ts",
     },
     { what: "builds an error body", pattern: /JSON\.stringify\(\{\s*code\b/, only: undefined },
+    {
+      what: "answers through a Fastify reply",
+      pattern: /\.code\([^)]*\)\s*\.headers\(/,
+      only: "response.ts",
+    },
+    { what: "names the JSON content type", pattern: /application\/json; charset=utf-8/, only: "response.ts" },
+    { what: "reads a network error", pattern: /function networkReason\(/, only: "network.ts" },
+    { what: "reads Retry-After", pattern: /function retryAfter\(/, only: "network.ts" },
+    { what: "writes a time as ISO 8601", pattern: /function iso\(/, only: "time.ts" },
+    { what: "reads a string field", pattern: /function text\(value: unknown\)/, only: "fields.ts" },
+    { what: "tells a JSON object", pattern: /function isObject\(/, only: "fields.ts" },
   ])("has one module that $what", ({ pattern, only }) => {
     const files = readdirSync(SRC, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"));
     const found = files.filter((file) => pattern.test(readFileSync(join(SRC, file), "utf8")));

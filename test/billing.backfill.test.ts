@@ -9,7 +9,6 @@ import { formatSummary } from "../src/backfill/progress.js";
 import { openDatabase } from "../src/db/database.js";
 import { reconcileOnce } from "../src/reconcile/run.js";
 import { startReconcile } from "../src/reconcile/scheduler.js";
-import { billingLockKey } from "../src/store/billing.js";
 import { getCurrentPlan } from "../src/store/plans.js";
 import { backends } from "./support/backends.js";
 import { cli } from "./support/cli.js";
@@ -357,8 +356,9 @@ describe.each(await backends())("the Billing backfill on $name", (backend) => {
       let backfilling: Promise<void> | undefined;
       try {
         await webhook.query("begin");
+        // The key as written literally: a key that changed would no longer exclude writers of an older version.
         await webhook.query("select pg_advisory_xact_lock(hashtextextended($1, 0))", [
-          billingLockKey("development", "csub_item_0002"),
+          "development:billing:csub_item_0002",
         ]);
         backfilling = run({ only: ["billing"] }).then(() => {
           done = true;

@@ -1,8 +1,11 @@
 import { readFileSync } from "node:fs";
+import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { billingCurrentPlans, users } from "../src/db/schema.js";
+import { BadRequestError } from "../src/errors.js";
 import type { Outcome } from "../src/store/apply.js";
 import { backends } from "./support/backends.js";
-import { type ClerkEvent, deletedEvent } from "./support/fixtures.js";
+import { type ClerkEvent, deletedEvent, userEvent } from "./support/fixtures.js";
 import { type Harness, openHarness } from "./support/harness.js";
 
 /** Clerk's published Billing examples (OpenAPI webhook spec), copied into test/fixtures/clerk. */
@@ -445,6 +448,30 @@ describe.each(await backends())("Clerk Billing on $name", (backend) => {
     };
     expect((await h.post(deleted)).body).toMatchObject({ status: "applied" });
     expect(await h.sync.getCurrentPlan({ organizationId: "org_billing" })).toBeNull();
+  });
+
+  it("refuses a payer without a Clerk id with BadRequestError (bad_request), before any query", async () => {
+    for (const payer of [{ userId: "" }, { organizationId: "" }, {} as { userId: string }]) {
+      const refused = h.sync.getCurrentPlan(payer);
+      await expect(refused).rejects.toBeInstanceOf(BadRequestError);
+      await expect(refused).rejects.toMatchObject({ code: "bad_request" });
+    }
+  });
+
+  it("exports the view as a typed Drizzle view that a query joins with the users (clerk-user-sync/schema)", async () => {
+    expect((await h.post(userEvent("user.created", { id: USER }))).body).toMatchObject({ status: "applied" });
+    await h.post(item("active", "csub_item_pro", "pro", "active", T));
+    const joined = await h.sync.database.orm
+      .select({ email: users.email, plan: billingCurrentPlans.planSlug, end: billingCurrentPlans.periodEnd })
+      .from(users)
+      .innerJoin(
+        billingCurrentPlans,
+        and(
+          eq(billingCurrentPlans.environment, users.environment),
+          eq(billingCurrentPlans.clerkUserId, users.clerkUserId),
+        ),
+      );
+    expect(joined).toEqual([{ email: expect.any(String), plan: "pro", end: new Date(AHEAD) }]);
   });
 
   it("tells the default plan apart by billing_plans when it is stored", async () => {

@@ -201,8 +201,11 @@ describe.each(await backends())("the CLI against a running service on $name", SL
     expect((await h.users()).map((r) => r.clerk_user_id)).not.toContain("u_x");
   });
 
-  it("status and status --json report users, tombstones, the last delivery and 24 hours of outcomes", async () => {
+  it("status and status --json report users, tombstones, Billing subscriptions and plans, the last delivery and 24 hours of outcomes", async () => {
     await h.reset();
+    await h.sync.database.query(
+      "truncate billing_subscriptions, billing_subscription_items, billing_plans, billing_payment_attempts",
+    );
     const created = userEvent("user.created", { id: "user_status_dev", updated_at: 2_000 });
     const first = await h.post(created);
     expect((await h.post(created, { id: first.svixId })).body.status).toBe("duplicate");
@@ -221,6 +224,11 @@ describe.each(await backends())("the CLI against a running service on $name", SL
         "applied",
       );
     }
+    expect((await h.post(clerkEvent("subscription.created.openapi"))).body.status).toBe("applied");
+    await h.sync.database.query(
+      `insert into billing_plans (environment, clerk_plan_id, slug, raw_payload)
+       values ('development', 'cplan_free', 'free', '{}'), ('development', 'cplan_pro', 'pro', '{}')`,
+    );
     const last = await h.post({ type: "session.created", object: "event", data: { id: "sess_1" } });
     expect(last.body.status).toBe("ignored");
     await h.post(userEvent("user.created", { id: "user_status_prod" }), { env: "production" });
@@ -246,12 +254,14 @@ describe.each(await backends())("the CLI against a running service on $name", SL
           organizationTombstones: 0,
           memberships: 1,
           membershipTombstones: 0,
+          billingSubscriptions: 1,
+          billingPlans: 2,
           lastDelivery: {
             receivedAt: await receivedAt(last.svixId),
             type: "session.created",
             outcome: "ignored",
           },
-          last24h: { applied: 3, stale: 1, ignored: 1 },
+          last24h: { applied: 4, stale: 1, ignored: 1 },
         },
         production: {
           users: 0,
@@ -260,6 +270,8 @@ describe.each(await backends())("the CLI against a running service on $name", SL
           organizationTombstones: 1,
           memberships: 0,
           membershipTombstones: 1,
+          billingSubscriptions: 0,
+          billingPlans: 0,
           lastDelivery: {
             receivedAt: await receivedAt(deleted.svixId),
             type: "user.deleted",
@@ -286,13 +298,16 @@ describe.each(await backends())("the CLI against a running service on $name", SL
     const dev = report.environments.development.lastDelivery?.receivedAt;
     const prod = report.environments.production.lastDelivery?.receivedAt;
     expect(table.stdout).toMatch(
-      /^environment +users +tombstones +orgs +org tombstones +memberships +membership tombstones +applied +stale +ignored +last delivery$/m,
+      /^environment +users +tombstones +orgs +org tombstones +memberships +membership tombstones +subscriptions +plans +applied +stale +ignored +last delivery$/m,
     );
     expect(table.stdout).toMatch(
-      new RegExp(`^development +1 +0 +1 +0 +1 +0 +3 +1 +1 +${dev} session\\.created \\(ignored\\)$`, "m"),
+      new RegExp(
+        `^development +1 +0 +1 +0 +1 +0 +1 +2 +4 +1 +1 +${dev} session\\.created \\(ignored\\)$`,
+        "m",
+      ),
     );
     expect(table.stdout).toMatch(
-      new RegExp(`^production +0 +1 +0 +1 +0 +1 +5 +0 +0 +${prod} user\\.deleted \\(applied\\)$`, "m"),
+      new RegExp(`^production +0 +1 +0 +1 +0 +1 +0 +0 +5 +0 +0 +${prod} user\\.deleted \\(applied\\)$`, "m"),
     );
   });
 });
@@ -334,7 +349,7 @@ describe("CLI errors", () => {
     const url = `http://127.0.0.1:${port}${WEBHOOK_PATH}`;
     const run = await cli(["trigger", "user.created", "--env", "development", "--url", url], SECRET_ENV);
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain(`cannot reach ${url} (connection refused)`);
+    expect(run.stderr).toContain(`cannot reach ${url} (network error ECONNREFUSED)`);
     expect(run.stderr).toContain("is the receiver running");
   });
 

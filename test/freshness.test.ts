@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFreshness } from "../src/freshness.js";
 import { backends } from "./support/backends.js";
 import { fakeUser } from "./support/fake-clerk.js";
 import { userEvent } from "./support/fixtures.js";
@@ -71,5 +72,21 @@ describe.each(await backends())("the console's freshness per instance on $name",
     expect(later.instances.development).toMatchObject({ users: 1, stale: true });
     expect(later.instances.development.lastDelivery).toBe(fresh.instances.development.lastDelivery);
     expect(later.instances.production.stale).toBe(false);
+  });
+
+  it("counts the users unless the caller has (the summary passes its own counts: one count per request)", async () => {
+    const counted = await readFreshness(h.sync.database);
+    expect(counted.development.users).toBe(1);
+    // Numbers the table cannot hold: only the caller's counts can answer them.
+    const given = await readFreshness(h.sync.database, { development: 41, production: 42 });
+    expect(given.development).toEqual({ ...counted.development, users: 41 });
+    expect(given.production.users).toBe(42);
+    const res = await h.app.inject({
+      method: "GET",
+      url: "/console/api/summary",
+      headers: { host: "127.0.0.1" },
+    });
+    const { counts, freshness } = res.json();
+    expect(freshness.instances.development.users).toBe(counts.development.users);
   });
 });

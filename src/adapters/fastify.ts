@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from "fastify";
-import { methodNotAllowed } from "../response.js";
+import { fastifyReply, methodNotAllowed } from "../response.js";
 import type { ClerkUserSync } from "../sync.js";
 import { WEBHOOK_PATH } from "../sync.js";
 
@@ -36,19 +36,18 @@ export const clerkUserSyncFastify: FastifyPluginAsync<ClerkUserSyncFastifyOption
       return;
     }
     const response = sync.refuse(error);
-    return reply.code(response.status).headers(response.headers).send(response.body);
+    return fastifyReply(reply, response);
   });
   app.post(path, async (request, reply) => {
     const body = Buffer.isBuffer(request.body) ? request.body : EMPTY;
     const response = await sync.handle({ body, headers: request.headers });
-    return reply.code(response.status).headers(response.headers).send(response.body);
+    return fastifyReply(reply, response);
   });
   app.route({
     method: ["GET", "PUT", "PATCH", "DELETE", "OPTIONS"],
     url: path,
     handler: async (_request, reply) => {
-      const response = methodNotAllowed();
-      return reply.code(response.status).headers(response.headers).send(response.body);
+      return fastifyReply(reply, methodNotAllowed());
     },
   });
 };

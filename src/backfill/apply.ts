@@ -11,7 +11,8 @@ import {
   userFields,
 } from "../decode.js";
 import { planFields } from "../decode-billing.js";
-import { BILLING_LISTED, BILLING_PLANS_LISTED, billingLockKey } from "../store/billing.js";
+import { BILLING_LISTED, BILLING_PLANS_LISTED } from "../store/billing.js";
+import { billingLockKey } from "../store/locks.js";
 import { lockKeys, SHAPES, STATEMENTS } from "../store/shapes.js";
 import type { Environment } from "../verify.js";
 import type { ClerkMembership, ClerkOrganization, ClerkUser } from "./clerk-api.js";

@@ -1,3 +1,4 @@
+import { networkReason, retryAfter } from "../network.js";
 import type { Environment } from "../verify.js";
 import { BillingDisabled, ClerkApiError, OrganizationsDisabled } from "./errors.js";
 
@@ -451,20 +452,4 @@ function isUser(value: unknown): value is ClerkUser {
   if (typeof value !== "object" || value === null) return false;
   const { id, updated_at } = value as Record<string, unknown>;
   return typeof id === "string" && id !== "" && typeof updated_at === "number" && Number.isFinite(updated_at);
-}
-
-/** `Retry-After` in seconds or as an HTTP date, in milliseconds from now; undefined when absent or unreadable. */
-function retryAfter(header: string | null, now: number): number | undefined {
-  if (header === null) return undefined;
-  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-/** What went wrong below HTTP, in a few words for the log: `timeout`, or the socket error's code. */
-function networkReason(error: unknown): string {
-  if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError"))
-    return "timeout";
-  const code = (error as { cause?: { code?: unknown } })?.cause?.code;
-  return `network error${typeof code === "string" ? ` ${code}` : ""}`;
 }

@@ -15,7 +15,7 @@ import { type Command, type Env, withDatabase } from "./command.js";
  */
 export const status: Command = {
   summary:
-    "users, organizations, memberships, their tombstones and recent deliveries per environment (--json for scripts)",
+    "rows per table (users to Billing plans) and recent deliveries per environment (--json for scripts)",
   usage: "status [--json]",
   async run(args, env) {
     const { values } = parseArgs({ args, options: { json: { type: "boolean", default: false } } });
@@ -45,6 +45,8 @@ function table(report: SyncStatus): string {
     "org tombstones",
     "memberships",
     "membership tombstones",
+    "subscriptions",
+    "plans",
     ...LOGGED,
     "last delivery",
   ];
@@ -61,6 +63,8 @@ function table(report: SyncStatus): string {
       e.organizationTombstones,
       e.memberships,
       e.membershipTombstones,
+      e.billingSubscriptions,
+      e.billingPlans,
       ...LOGGED.map((o) => e.last24h[o]),
       last,
     ].map(String);

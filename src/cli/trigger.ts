@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { ConfigError, exitCode } from "../errors.js";
+import { networkReason } from "../network.js";
 import { portOf, WEBHOOK_SECRET_VARIABLES, webhookSecrets } from "../service/config.js";
 import { withLocalSecret } from "../service/local-secret.js";
 import { WEBHOOK_PATH } from "../sync.js";
@@ -123,13 +124,4 @@ function shown(url: string): string {
   parsed.username = "";
   parsed.password = "";
   return parsed.toString();
-}
-
-/** fetch hides the network error in `cause`: ECONNREFUSED, ENOTFOUND, a timeout… */
-function networkReason(error: unknown): string {
-  if (error instanceof Error && error.name === "TimeoutError") return "no answer within 15 s";
-  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
-  if (typeof cause?.code === "string")
-    return cause.code === "ECONNREFUSED" ? "connection refused" : cause.code;
-  return error instanceof Error ? error.message : String(error);
 }

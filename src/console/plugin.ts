@@ -9,7 +9,7 @@ import {
   UnauthorizedError,
 } from "../errors.js";
 import { describe } from "../log.js";
-import { errorResponse, type SyncResponse } from "../response.js";
+import { errorResponse, fastifyReply } from "../response.js";
 import { listDeliveries, OUTCOMES } from "../store/deliveries.js";
 import { COUNTED_TABLES, countRows } from "../store/status.js";
 import { type ClerkUserSync, WEBHOOK_PATH } from "../sync.js";
@@ -61,7 +61,6 @@ export const CONSOLE_HEADERS = {
   "cross-origin-resource-policy": "same-origin",
 } as const;
 
-const JSON_TYPE = "application/json; charset=utf-8";
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\]|::1)$/i;
 
 /**
@@ -82,17 +81,17 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, opt
   });
   app.setErrorHandler((error, _request, reply) => {
     const status = (error as { statusCode?: number }).statusCode;
-    if (error instanceof SyncError) return send(reply, errorResponse(error));
+    if (error instanceof SyncError) return fastifyReply(reply, errorResponse(error));
     if (status === undefined || status >= 500) {
       logger.error({ error: describe(error) }, "console request failed");
-      return send(reply, errorResponse(new InternalError({ cause: error })));
+      return fastifyReply(reply, errorResponse(new InternalError({ cause: error })));
     }
-    return send(reply, errorResponse(error));
+    return fastifyReply(reply, errorResponse(error));
   });
 
   if (options.access.mode === "off") {
     const off = async (_request: FastifyRequest, reply: FastifyReply) =>
-      send(reply, errorResponse(new ConsoleDisabledError()));
+      fastifyReply(reply, errorResponse(new ConsoleDisabledError()));
     app.get("/", off);
     app.all("/console", off);
     app.all("/console/*", off);
@@ -110,11 +109,14 @@ export const consolePlugin: FastifyPluginAsync<ConsoleOptions> = async (app, opt
     api.addHook("onRequest", async (request, reply) => {
       reply.header("cache-control", "no-store");
       if (request.method !== "GET" && !sameOrigin(request))
-        return send(reply, errorResponse(new UnauthorizedError("cross-origin console requests are refused")));
+        return fastifyReply(
+          reply,
+          errorResponse(new UnauthorizedError("cross-origin console requests are refused")),
+        );
       const open = request.routeOptions.config as { public?: boolean } | undefined;
       if (open?.public) return;
       if (!context.allowed(request))
-        return send(
+        return fastifyReply(
           reply,
           errorResponse(new UnauthorizedError("sign in to the console first (CONSOLE_TOKEN)")),
         );
@@ -187,11 +189,14 @@ async function sessionRoutes(api: FastifyInstance, { sessions, sync }: ConsoleCo
         );
         // A form post must say where it comes from: browsers always do.
         if (form && !request.headers.origin)
-          return send(reply, errorResponse(new UnauthorizedError("a form sign-in needs an Origin header")));
+          return fastifyReply(
+            reply,
+            errorResponse(new UnauthorizedError("a form sign-in needs an Origin header")),
+          );
         const token = (request.body as { token?: unknown } | null)?.token;
         if (!sessions.tokenMatches(token)) {
           logger.warn({ console: "sign-in" }, "console sign-in refused: wrong token");
-          return send(reply, errorResponse(new UnauthorizedError("wrong console token")));
+          return fastifyReply(reply, errorResponse(new UnauthorizedError("wrong console token")));
         }
         const cookie = sessionCookie(sessions.open(), { secure: isHttps(request), ttlMs: sessions.ttlMs });
         logger.info({ console: "sign-in" }, "console signed in");
@@ -243,10 +248,17 @@ function readRoutes(api: FastifyInstance, { options, sync, clock, loopbackOnly }
     const range =
       oneOf((request.query as { range?: string }).range, ["hour", "day"] as const, "range") ?? "hour";
     const staleAfterMs = options.staleAfterMs ?? STALE_AFTER_MS;
+    // The users are counted once: freshness reads them from the counts.
+    const counted = countRows(sync.database);
     const [counts, chart, instances] = await Promise.all([
-      countRows(sync.database),
+      counted,
       deliveryBuckets(sync.database, refusals, range, clock()),
-      instanceFreshness(sync.database, clock(), staleAfterMs),
+      counted.then(({ development, production }) =>
+        instanceFreshness(sync.database, clock(), staleAfterMs, {
+          development: development.users,
+          production: production.users,
+        }),
+      ),
     ]);
     const freshness = { staleAfterMs, instances };
     return {
@@ -280,7 +292,8 @@ function lookupRoutes(api: FastifyInstance, { sync }: ConsoleContext): void {
 function exampleRoutes(api: FastifyInstance, { sync, clock }: ConsoleContext, secret: string): void {
   api.post("/console/api/examples/:type", { bodyLimit: 4096 }, async (request, reply) => {
     const { type } = request.params as { type: string };
-    if (!isExampleType(type)) return send(reply, errorResponse(new NotFoundError(`no example ${type}`)));
+    if (!isExampleType(type))
+      return fastifyReply(reply, errorResponse(new NotFoundError(`no example ${type}`)));
     const userId = text((request.body as { userId?: unknown } | null)?.userId, "userId")?.trim() || undefined;
     const signed = signedExample(type, { secret, userId, now: clock() });
     // Verify, decode, store, answer: as for any delivery.
@@ -294,10 +307,6 @@ function exampleRoutes(api: FastifyInstance, { sync, clock }: ConsoleContext, se
       answer: JSON.parse(answer.body) as unknown,
     };
   });
-}
-
-function send(reply: FastifyReply, { status, headers, body }: SyncResponse): FastifyReply {
-  return reply.code(status).headers(headers).type(JSON_TYPE).send(body);
 }
 
 function isHttps(request: FastifyRequest): boolean {

@@ -6,6 +6,7 @@ import { countDeliveries, OUTCOMES } from "../store/deliveries.js";
 import { getOrganization, getOrganizationTombstone } from "../store/organizations.js";
 import { getCurrentPlan, listSubscriptionItems, type Payer } from "../store/plans.js";
 import { findUsers, getUserTombstone } from "../store/users.js";
+import { iso } from "../time.js";
 import type { Environment } from "../verify.js";
 import type { RefusalLog } from "./refusals.js";
 
@@ -129,7 +130,7 @@ function byColumnName(
   return Object.fromEntries(
     Object.entries(row).map(([key, value]) => [
       columns[key]?.name ?? key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
-      value instanceof Date ? value.toISOString() : value,
+      value instanceof Date ? iso(value) : value,
     ]),
   );
 }
@@ -151,8 +152,9 @@ export async function instanceFreshness(
   db: Database,
   now: Date,
   staleAfterMs: number,
+  users?: Record<Environment, number>,
 ): Promise<Record<Environment, InstanceFreshness>> {
-  const all = await readFreshness(db);
+  const all = await readFreshness(db, users);
   const judged = (f: Freshness): InstanceFreshness => ({
     ...f,
     stale:

@@ -7,6 +7,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  pgView,
   primaryKey,
   text,
   timestamp,
@@ -424,3 +425,37 @@ export const billingPaymentAttempts = pgTable(
     ),
   ],
 );
+
+/**
+ * The view `billing_current_plans` (migration `0004`): per environment and payer, the plan in force now (an active
+ * item, or a canceled one inside its period; a paid plan before the default one), never a deleted user's or
+ * organization's. Declared `.existing()`: the migration creates it, drizzle-kit leaves it alone. Join it in your
+ * own queries (docs/billing.md).
+ *
+ * @example
+ * ```ts
+ * import { billingCurrentPlans } from "clerk-user-sync/schema";
+ * const onPro = await db.select({ id: billingCurrentPlans.clerkOrgId }).from(billingCurrentPlans)
+ *   .where(eq(billingCurrentPlans.planSlug, "pro"));
+ * ```
+ */
+export const billingCurrentPlans = pgView("billing_current_plans", {
+  environment: environment(),
+  clerkUserId: text("clerk_user_id"),
+  clerkOrgId: text("clerk_org_id"),
+  /** `cpayer_…`. */
+  payerId: text("payer_id"),
+  clerkSubscriptionId: text("clerk_subscription_id"),
+  /** The subscription item that grants the plan (`csub_item_…`). */
+  clerkItemId: text("clerk_item_id").notNull(),
+  planId: text("plan_id"),
+  planSlug: text("plan_slug"),
+  /** `active`, or `canceled` while its period lasts. */
+  status: text("status").notNull(),
+  isFreeTrial: boolean("is_free_trial"),
+  periodStart: timestamp("period_start", { withTimezone: true }),
+  /** When the plan stops, if it does (null for the default plan). */
+  periodEnd: timestamp("period_end", { withTimezone: true }),
+  /** Whether it is the default (free) plan: a payer's other plan is preferred. */
+  isDefault: boolean("is_default").notNull(),
+}).existing();

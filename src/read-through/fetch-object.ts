@@ -1,5 +1,6 @@
 import type { ClerkOrganization, ClerkUser } from "../backfill/clerk-api.js";
 import { ClerkApiError } from "../backfill/errors.js";
+import { networkReason, retryAfter } from "../network.js";
 
 /** How one Backend API read in a request path is bounded; every field has a default. */
 export interface FetchBounds {
@@ -112,7 +113,8 @@ async function attemptOnce(
     return {
       reason: "HTTP 429",
       status,
-      retryAfterMs: retryAfter(response.headers.get("retry-after"), bounds.now ?? Date.now),
+      // A missing or unreadable `Retry-After` is read as one second.
+      retryAfterMs: retryAfter(response.headers.get("retry-after"), (bounds.now ?? Date.now)()) ?? 1000,
     };
   if (status < 500)
     return {
@@ -133,19 +135,4 @@ function checked(object: unknown, id: string, route: string): ClerkUser | null {
     );
   }
   return object as ClerkUser;
-}
-
-/** `Retry-After` in seconds or as an HTTP date, in ms; a missing or unreadable one is treated as one second. */
-function retryAfter(header: string | null, now: () => number): number {
-  const value = header?.trim() ?? "";
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? 1000 : Math.max(0, date - now());
-}
-
-function networkReason(error: unknown): string {
-  if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError"))
-    return "timeout";
-  const code = (error as { cause?: { code?: unknown } })?.cause?.code;
-  return `network error${typeof code === "string" ? ` ${code}` : ""}`;
 }

@@ -1,19 +1,14 @@
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import Fastify, {
-  type FastifyBaseLogger,
-  type FastifyInstance,
-  type FastifyReply,
-  LogController,
-} from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { Logger as PinoLogger } from "pino";
 import { clerkUserSyncFastify } from "../adapters/fastify.js";
 import { type ConsoleOptions, consolePlugin } from "../console/plugin.js";
 import { createRefusalLog } from "../console/refusals.js";
 import { migrationsApplied } from "../db/migrate.js";
 import { BadRequestError, NotFoundError, NotReadyError, UnauthorizedError } from "../errors.js";
-import { errorResponse, type FailureResponse } from "../response.js";
+import { errorResponse, type FailureResponse, fastifyReply } from "../response.js";
 import { syncStatus } from "../store/status.js";
 import type { ClerkUserSync } from "../sync.js";
 import { CONTROL_STATUS_PATH } from "./local-control.js";
@@ -75,7 +70,7 @@ export function buildServer(parts: ServerParts): FastifyInstance {
         if (lacksHost(request) || !webhook(request, response)) fastify(request, response);
       }),
     // A URL Fastify's router cannot decode (`/%c0`) would get Fastify's own body.
-    frameworkErrors: (error, _request, reply) => send(reply, refused(errorResponse(error))),
+    frameworkErrors: (error, _request, reply) => fastifyReply(reply, refused(errorResponse(error))),
     // Node's parser errors (a malformed Content-Length, Content-Length with Transfer-Encoding, a control
     // character in a header, 431, 408) never reach a route. Fastify's own handler answers them in its own shape,
     // and at trace level logs the error with the request's raw bytes (`rawPacket`): signature, emails and all.
@@ -91,12 +86,12 @@ export function buildServer(parts: ServerParts): FastifyInstance {
 
   app.addHook("onRequest", async (request, reply) => {
     if (lacksHost(request.raw)) {
-      return send(reply.header("connection", "close"), refused(errorResponse(missingHost())));
+      return fastifyReply(reply.header("connection", "close"), refused(errorResponse(missingHost())));
     }
   });
 
   // Whatever a route or Fastify throws outside the webhook plugin (which has its own), in the contract's shape.
-  app.setErrorHandler((error, _request, reply) => send(reply, refused(errorResponse(error))));
+  app.setErrorHandler((error, _request, reply) => fastifyReply(reply, refused(errorResponse(error))));
 
   void app.register(clerkUserSyncFastify, { sync });
   void app.register(consolePlugin, {
@@ -202,7 +197,7 @@ function addServiceRoutes(
   app.get("/readyz", async (_request, reply) => {
     const ready = await migrationsApplied(sync.database).catch(() => false);
     if (ready) return { status: "ready" };
-    return send(
+    return fastifyReply(
       reply,
       refused(errorResponse(new NotReadyError("the database is unreachable or not migrated"))),
     );
@@ -213,7 +208,7 @@ function addServiceRoutes(
       const response = errorResponse(
         new UnauthorizedError("GET /metrics needs Authorization: Bearer <METRICS_TOKEN>"),
       );
-      return send(reply.header("www-authenticate", "Bearer"), refused(response));
+      return fastifyReply(reply.header("www-authenticate", "Bearer"), refused(response));
     }
     return reply.header("content-type", metrics.registry.contentType).send(await metrics.registry.metrics());
   });
@@ -222,7 +217,7 @@ function addServiceRoutes(
     app.get(CONTROL_STATUS_PATH, async (request, reply) => {
       if (!bearerMatches(request.headers.authorization, controlToken)) {
         // Answered as if there were no such route: nothing here is meant for anyone but this machine's CLI.
-        return send(
+        return fastifyReply(
           reply,
           refused(errorResponse(new NotFoundError(`no route for GET ${CONTROL_STATUS_PATH}`))),
         );
@@ -232,7 +227,7 @@ function addServiceRoutes(
   }
 
   app.setNotFoundHandler((request, reply) =>
-    send(
+    fastifyReply(
       reply,
       refused(
         errorResponse(new NotFoundError(`no route for ${request.method} ${request.url.split("?")[0]}`)),
@@ -266,10 +261,6 @@ const REASONS: Record<number, string> = {
   431: "Request Header Fields Too Large",
   500: "Internal Server Error",
 };
-
-function send(reply: FastifyReply, { status, headers, body }: FailureResponse): FastifyReply {
-  return reply.code(status).headers(headers).send(body);
-}
 
 function bearerMatches(header: string | undefined, token: string): boolean {
   const given = Buffer.from(header ?? "");

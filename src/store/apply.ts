@@ -1,7 +1,8 @@
 import type { Database } from "../db/database.js";
 import { lockedTransaction } from "../db/sql.js";
 import { type Delivery, resourceOf, storableAsIs, type WriteTarget } from "../decode.js";
-import { BILLING_APPLY, billingLockKey } from "./billing.js";
+import { BILLING_APPLY } from "./billing.js";
+import { billingLockKey } from "./locks.js";
 import { lockKeys, SHAPES, STATEMENTS } from "./shapes.js";
 
 /**

@@ -1,6 +1,5 @@
 import { type Statement, statement } from "../db/statements.js";
 import type { BillingObjects } from "../decode.js";
-import type { Environment } from "../verify.js";
 
 /**
  * Clerk Billing's objects, described once like the other resources' shapes (src/store/shapes.ts), and the webhook's
@@ -81,11 +80,6 @@ export const BILLING_SHAPES: readonly BillingShape[] = [
     kept: ["payer_id", "clerk_user_id", "clerk_org_id"],
   },
 ];
-
-/** The advisory lock of one Billing object: every writer of it takes the same one. */
-export function billingLockKey(environment: Environment, id: string): string {
-  return `${environment}:billing:${id}`;
-}
 
 /** `name`'s value in an object row, as its column's type. */
 function columnValue(name: string, type: ColumnType): string {

@@ -14,3 +14,8 @@ export function organizationLockKey(environment: Environment, clerkOrgId: string
 export function membershipLockKey(environment: Environment, clerkMembershipId: string): string {
   return `${environment}:membership:${clerkMembershipId}`;
 }
+
+/** The advisory-lock key of one Billing object (subscription, item, plan or payment attempt): every writer of it takes it. */
+export function billingLockKey(environment: Environment, id: string): string {
+  return `${environment}:billing:${id}`;
+}

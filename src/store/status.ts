@@ -32,6 +32,9 @@ export interface EnvironmentStatus {
   organizationTombstones: number;
   memberships: number;
   membershipTombstones: number;
+  /** Clerk Billing's subscriptions (one per paying user or organization) and plans (from the backfill). */
+  billingSubscriptions: number;
+  billingPlans: number;
   /** The most recently received delivery, or null when none is logged (or all were pruned). */
   lastDelivery: { receivedAt: string; type: string; outcome: Outcome } | null;
   /** Deliveries logged in the last 24 hours, by outcome. */
@@ -45,7 +48,8 @@ export interface SyncStatus {
 }
 
 /**
- * Counts (users, organizations, memberships and their tombstones) and the latest delivery per environment; "the last 24 hours" ends at `now`.
+ * Counts (users, organizations, memberships and their tombstones, Billing's subscriptions and plans) and the latest
+ * delivery per environment; "the last 24 hours" ends at `now`.
  *
  * @example
  * ```ts
@@ -89,6 +93,8 @@ export async function syncStatus(db: Database, now: Date): Promise<SyncStatus> {
           organizationTombstones: rows.organization_tombstones,
           memberships: rows.organization_memberships,
           membershipTombstones: rows.organization_membership_tombstones,
+          billingSubscriptions: rows.billing_subscriptions,
+          billingPlans: rows.billing_plans,
           lastDelivery: last
             ? { receivedAt: last.receivedAt.toISOString(), type: last.type, outcome: last.outcome }
             : null,
