@@ -30,7 +30,7 @@ export type BillingObject = {
 export interface BillingObjects {
   subscriptions: BillingObject[];
   items: BillingObject[];
-  attempts: BillingObject[];
+  paymentAttempts: BillingObject[];
 }
 
 /** The payer's ids in an event's `data`: Clerk sends `""` (webhooks) or null (Backend API) for the unused side. */
@@ -66,14 +66,14 @@ export function billingObjects(
   }
   const payer = payerOf(data);
   if (type.startsWith("subscriptionItem."))
-    return { subscriptions: [], items: [item(data, version, payer, null)], attempts: [] };
+    return { subscriptions: [], items: [item(data, version, payer, null)], paymentAttempts: [] };
   if (type.startsWith("paymentAttempt."))
-    return { subscriptions: [], items: [], attempts: [attempt(data, version, payer)] };
+    return { subscriptions: [], items: [], paymentAttempts: [attempt(data, version, payer)] };
   const nested = Array.isArray(data.items) ? data.items.filter(hasId) : [];
   const items = nested.map((entry) =>
     item(entry, versionOf(entry, eventTime) ?? version, payer, data.id as string),
   );
-  return { subscriptions: [subscription(data, version, payer)], items, attempts: [] };
+  return { subscriptions: [subscription(data, version, payer)], items, paymentAttempts: [] };
 }
 
 /**
@@ -90,7 +90,7 @@ export function listedSubscription(
   const items = nested
     .filter(hasId)
     .map((entry) => item(entry, listedVersion(entry), payer, data.id as string));
-  return { subscriptions: [subscription(data, listedVersion(data), payer)], items, attempts: [] };
+  return { subscriptions: [subscription(data, listedVersion(data), payer)], items, paymentAttempts: [] };
 }
 
 /**

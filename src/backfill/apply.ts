@@ -194,7 +194,7 @@ export type BillingListedResults = Record<keyof BillingObjects, ListedResult[]>;
  *
  * @example
  * ```ts
- * const results = await applyBillingListed(db, "production", { subscriptions: [], items, attempts: [] });
+ * const results = await applyBillingListed(db, "production", { subscriptions: [], items, paymentAttempts: [] });
  * ```
  */
 export async function applyBillingListed(
@@ -203,7 +203,7 @@ export async function applyBillingListed(
   objects: BillingObjects,
   { dryRun = false, also = [] }: { dryRun?: boolean; also?: readonly Step[] } = {},
 ): Promise<BillingListedResults> {
-  const kinds = ["subscriptions", "items", "attempts"] as const;
+  const kinds = ["subscriptions", "items", "paymentAttempts"] as const;
   const rows = Object.fromEntries(
     kinds.map((k) => [
       k,
@@ -215,7 +215,7 @@ export async function applyBillingListed(
     ]),
   );
   const ids = kinds.flatMap((k) => objects[k].map(({ id }) => billingLockKey(environment, id)));
-  const results: BillingListedResults = { subscriptions: [], items: [], attempts: [] };
+  const results: BillingListedResults = { subscriptions: [], items: [], paymentAttempts: [] };
   const steps = ids.length > 0 ? [{ statement: BILLING_LISTED, values: [JSON.stringify(rows)] }] : [];
   if (steps.length + also.length === 0) return results;
   const judged = (await lockedTransaction(db, [...new Set(ids)], [...steps, ...also], {

@@ -123,7 +123,7 @@ async function listItems({ options, pageSize, report }: Run, state: BillingProgr
   state.step = "items";
   const changed: string[] = [];
   for await (const page of api.billingItemPages({ pageSize })) {
-    const objects = { subscriptions: [], items: page.rows.map(listedItem), attempts: [] };
+    const objects = { subscriptions: [], items: page.rows.map(listedItem), paymentAttempts: [] };
     const results = await applyBillingListed(db, environment, objects, { dryRun });
     countAll(state, results);
     results.items.forEach((result, i) => {
@@ -195,7 +195,7 @@ async function writeSubscriptions(
 ): Promise<void> {
   const { db, environment, api, dryRun = false } = run.options;
   const answers = await inParallel(payers, (p) => api.payerSubscription(p.kind, p.id));
-  const objects: BillingObjects = { subscriptions: [], items: [], attempts: [] };
+  const objects: BillingObjects = { subscriptions: [], items: [], paymentAttempts: [] };
   answers.forEach((answer, i) => {
     if (answer === null) return;
     const { kind, id } = payers[i] as Payer;

@@ -86,8 +86,8 @@ function deliveryLockKeys(d: Applicable): string[] {
     case "organization":
       return [message, ...lockKeys(SHAPES.organization, d.environment, { g: d.clerkOrgId })];
     case "billing": {
-      const { subscriptions, items, attempts } = d.billing;
-      const ids = [...subscriptions, ...items, ...attempts].map(({ id }) =>
+      const { subscriptions, items, paymentAttempts } = d.billing;
+      const ids = [...subscriptions, ...items, ...paymentAttempts].map(({ id }) =>
         billingLockKey(d.environment, id),
       );
       return [message, ...ids];

@@ -37,7 +37,7 @@ export async function getBillingRows(
 ): Promise<BillingRows> {
   const subscriptionId = objects.subscriptions[0]?.id;
   const itemIds = objects.items.map((item) => item.id);
-  const attemptId = objects.attempts[0]?.id;
+  const attemptId = objects.paymentAttempts[0]?.id;
   const [subscriptions, items, attempts] = await Promise.all([
     subscriptionId === undefined
       ? []

@@ -64,7 +64,7 @@ export const BILLING_SHAPES: readonly BillingShape[] = [
   },
   {
     table: "billing_payment_attempts",
-    key: "attempts",
+    key: "paymentAttempts",
     id: "clerk_payment_attempt_id",
     fields: [
       ["payment_id", "text"],
@@ -229,8 +229,8 @@ ${key}_linked as (
 
 /**
  * The backfill's statement for Billing objects as the Backend API listed them. `$1`: `{ subscriptions, items,
- * attempts }`, each an array of rows `{ o, e, id, v, c, raw, <columns> }` (a {@link BillingObject} with its place
- * `o` and environment `e`). Returns each row's result by its key `k` and place `o`; of an object repeated in one
+ * paymentAttempts }`, each an array of rows `{ o, e, id, v, c, raw, <columns> }` (a {@link BillingObject} with its
+ * place `o` and environment `e`). Returns each row's result by its key `k` and place `o`; of an object repeated in one
  * call, the newest copy decides and the others are `stale`.
  */
 function billingListedStatement(): Statement {
