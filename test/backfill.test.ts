@@ -6,6 +6,7 @@ import { formatSummary } from "../src/backfill/progress.js";
 import { openDatabase } from "../src/db/database.js";
 import { backends } from "./support/backends.js";
 import { cli } from "./support/cli.js";
+import { virtualTime } from "./support/clock.js";
 import {
   type FakeClerk,
   type FakeObject,
@@ -17,20 +18,6 @@ import {
 } from "./support/fake-clerk.js";
 import { deletedEvent, membershipEvent, organizationEvent, userEvent } from "./support/fixtures.js";
 import { type Harness, openHarness } from "./support/harness.js";
-
-/** A clock that only moves when the code under test sleeps: waits are asserted, never waited. */
-function virtualTime() {
-  let t = 1_000_000;
-  const slept: number[] = [];
-  return {
-    now: () => t,
-    sleep: async (ms: number) => {
-      slept.push(ms);
-      t += ms;
-    },
-    slept,
-  };
-}
 
 describe.each(await backends())("backfill from Clerk's Backend API on $name", (backend) => {
   let h: Harness;

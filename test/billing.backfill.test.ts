@@ -12,6 +12,7 @@ import { startReconcile } from "../src/reconcile/scheduler.js";
 import { getCurrentPlan } from "../src/store/plans.js";
 import { backends } from "./support/backends.js";
 import { cli } from "./support/cli.js";
+import { virtualTime } from "./support/clock.js";
 import { fakeItem, fakePlan, fakeSubscription } from "./support/fake-billing.js";
 import { type FakeClerk, fakeOrganization, fakeUsers, startFakeClerk } from "./support/fake-clerk.js";
 import type { ClerkEvent } from "./support/fixtures.js";
@@ -21,22 +22,6 @@ const T0 = 1_700_000_000_000;
 const FREE = fakePlan("free", { isDefault: true });
 const PRO = fakePlan("pro");
 const TEAM = fakePlan("team", { amount: 5000, payerType: "org" });
-const BILLING_TABLES =
-  "billing_subscriptions, billing_subscription_items, billing_plans, billing_payment_attempts, backfill_checkpoints";
-
-/** A clock that only moves when the code under test sleeps. */
-function virtualTime() {
-  let t = 1_000_000;
-  const slept: number[] = [];
-  return {
-    now: () => t,
-    sleep: async (ms: number) => {
-      slept.push(ms);
-      t += ms;
-    },
-    slept,
-  };
-}
 
 /**
  * An instance with Billing: users 0–`users - 1`, one organization. User 0 pays for Pro beside the free plan (the free
@@ -74,7 +59,7 @@ describe.each(await backends())("the Billing backfill on $name", (backend) => {
   afterAll(() => h.close());
   beforeEach(async () => {
     await h.reset();
-    await h.sync.database.query(`truncate ${BILLING_TABLES}, reconcile_runs, leases`);
+    await h.sync.database.query("truncate reconcile_runs, leases");
     fake = await startFakeClerk();
     time = virtualTime();
   });

@@ -39,7 +39,7 @@ export interface Harness {
   deliveries(): Promise<Record<string, unknown>[]>;
   /** Every row of a table, in a stable order (for the organization tables). */
   rows(table: OrganizationTable): Promise<Record<string, unknown>[]>;
-  /** Empties every table. */
+  /** Empties every table of synced rows (a scheduled reconcile's lease and runs stay). */
   reset(): Promise<void>;
   /**
    * Makes the database itself refuse to store users whose id matches `like` (a trigger raising `sqlstate`,
@@ -136,7 +136,9 @@ export async function openHarness(
     rows: (table) => query(`select * from ${table} order by ${ORGANIZATION_TABLES[table]}`),
     async reset() {
       await query(
-        `truncate users, user_tombstones, webhook_deliveries, ${Object.keys(ORGANIZATION_TABLES).join(", ")}`,
+        `truncate users, user_tombstones, webhook_deliveries, ${Object.keys(ORGANIZATION_TABLES).join(", ")}, ` +
+          "billing_subscriptions, billing_subscription_items, billing_plans, billing_payment_attempts, " +
+          "backfill_checkpoints",
       );
     },
     async refuseUsers(like, sqlstate = "53400") {
