@@ -2,8 +2,8 @@ import type { FakeObject } from "./fake-clerk.js";
 
 /**
  * Clerk Billing objects as the Backend API (version 2026-05-12) returns them, field for field from its OpenAPI
- * spec (`CommercePlan`, `CommerceSubscriptionItem`, `CommerceSubscription`; ../shared/CLERK-BILLING.md §4): snake
- * case, times in Unix ms, nulls (not `""`) for the payer's unused side, no `subscription_id` on an item.
+ * spec (`CommercePlan`, `CommerceSubscriptionItem`, `CommerceSubscription`): snake case, times in Unix ms, nulls
+ * (not `""`) for the payer's unused side, no `subscription_id` on an item.
  */
 
 const T0 = 1_700_000_000_000;
